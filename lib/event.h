@@ -1,0 +1,72 @@
+/* event.h - ingest records: parsing, the event model, rendering */
+#ifndef SLUICE_EVENT_H
+#define SLUICE_EVENT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cjson/cJSON.h>
+
+#include "msg.h"
+
+enum event_action { ACTION_CREATE, ACTION_UPDATE, ACTION_DELETE };
+
+/* One accepted event. Immutable once rendered; shared by reference. */
+struct event {
+	unsigned	 refs;		/* atomic */
+	uint64_t	 cursor;
+	int64_t		 ts_ms;		/* ingest time, ms since the epoch */
+	enum event_action action;
+	char		*type;
+	char		*id;
+	char	       **keys;
+	size_t		 nkeys;
+	char	       **visible_to;	/* NULL: public */
+	size_t		 nvisible;
+	cJSON		*data;		/* may be NULL (delete without data) */
+	cJSON		*meta;		/* backend meta, may be NULL */
+	/* User-stream message without its per-connection head: the bytes
+	 * that follow `{"meta":{"connection_id":..,"subscription_ids":[..],` */
+	struct msg	*user_tail;
+	size_t		 bytes;		/* memory held, for accounting */
+};
+
+enum token_action { TOKEN_GRANT, TOKEN_REVOKE };
+
+struct token_rec {
+	enum token_action action;
+	char		*token;
+	bool		 app;
+	char		*user_id;	/* user tokens */
+	char		*client_id;
+	char		*scopes;	/* comma-separated, may be NULL */
+};
+
+enum ingest_kind { INGEST_EVENT, INGEST_TOKEN };
+
+struct ingest_rec {
+	enum ingest_kind kind;
+	struct event	*ev;
+	struct token_rec tok;
+};
+
+/* Parse one ingest line. Returns 0 and fills rec, or -1 and sets *reason
+ * to a short metric label ("json", "missing_type", ...) and *detail to a
+ * human explanation. Blank lines are rejected with reason "empty". */
+int ingest_parse(const char *line, size_t len, struct ingest_rec *rec,
+    const char **reason, const char **detail);
+void token_rec_clear(struct token_rec *t);
+
+/* Stamp the event with its cursor and time and render its messages. */
+void event_stamp(struct event *ev, uint64_t cursor, int64_t ts_ms);
+bool event_visible_to(const struct event *ev, const char *user_id);
+
+struct event *event_ref(struct event *ev);
+void event_unref(struct event *ev);
+
+/* Largest id/key/token accepted in a record, in bytes. */
+#define EVENT_MAX_ID	128
+#define EVENT_MAX_KEYS	4096
+
+#endif

@@ -1,0 +1,355 @@
+/* token.c - the token store. Keyed by the SHA-256 of the token so that
+ * the secret itself is never kept; lookups hash the presented token.
+ * A reader-writer lock suffices: lookups happen once per connect and
+ * writes once per grant or revoke. */
+#include "token.h"
+#include "log.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+
+struct tok {
+	struct tok	*next;
+	struct token_info info;
+	enum token_source src;
+};
+
+struct tokens {
+	pthread_rwlock_t lock;
+	struct tok	**bucket;
+	size_t		 nbucket;
+	size_t		 count;
+};
+
+struct tokens *
+tokens_new(void)
+{
+	struct tokens *ts = calloc(1, sizeof(*ts));
+
+	if (ts == NULL)
+		fatal("%s: out of memory", __func__);
+	pthread_rwlock_init(&ts->lock, NULL);
+	ts->nbucket = 256;
+	ts->bucket = calloc(ts->nbucket, sizeof(*ts->bucket));
+	if (ts->bucket == NULL)
+		fatal("%s: out of memory", __func__);
+	return ts;
+}
+
+void
+tokens_free(struct tokens *ts)
+{
+	if (ts == NULL)
+		return;
+	for (size_t i = 0; i < ts->nbucket; i++) {
+		struct tok *t = ts->bucket[i], *n;
+		for (; t; t = n) {
+			n = t->next;
+			free(t);
+		}
+	}
+	free(ts->bucket);
+	pthread_rwlock_destroy(&ts->lock);
+	free(ts);
+}
+
+void
+token_hash(const char *token, size_t len, uint8_t out[TOKEN_HASH_LEN])
+{
+	if (gnutls_hash_fast(GNUTLS_DIG_SHA256, token, len, out) < 0)
+		fatal("%s: gnutls_hash_fast failed", __func__);
+}
+
+static size_t
+slot(const struct tokens *ts, const uint8_t *h)
+{
+	uint64_t v;
+
+	memcpy(&v, h, sizeof(v));	/* already uniformly distributed */
+	return (size_t)(v % ts->nbucket);
+}
+
+static struct tok **
+find(struct tokens *ts, const uint8_t *h)
+{
+	struct tok **pp = &ts->bucket[slot(ts, h)];
+
+	for (; *pp; pp = &(*pp)->next)
+		if (memcmp((*pp)->info.hash, h, TOKEN_HASH_LEN) == 0)
+			return pp;
+	return pp;
+}
+
+static void
+grow(struct tokens *ts)
+{
+	size_t old = ts->nbucket;
+	struct tok **ob = ts->bucket;
+
+	ts->nbucket = old * 2;
+	ts->bucket = calloc(ts->nbucket, sizeof(*ts->bucket));
+	if (ts->bucket == NULL)
+		fatal("%s: out of memory", __func__);
+	for (size_t i = 0; i < old; i++) {
+		struct tok *t = ob[i], *n;
+		for (; t; t = n) {
+			size_t s = slot(ts, t->info.hash);
+			n = t->next;
+			t->next = ts->bucket[s];
+			ts->bucket[s] = t;
+		}
+	}
+	free(ob);
+}
+
+static void
+grant_locked(struct tokens *ts, const struct token_info *ti,
+    enum token_source src)
+{
+	struct tok **pp, *t;
+
+	pp = find(ts, ti->hash);
+	if (*pp == NULL) {
+		t = calloc(1, sizeof(*t));
+		if (t == NULL)
+			fatal("%s: out of memory", __func__);
+		*pp = t;
+		if (++ts->count > ts->nbucket)
+			grow(ts);
+	} else
+		t = *pp;
+	t->info = *ti;
+	t->src = src;
+}
+
+int
+tokens_grant(struct tokens *ts, const struct token_info *ti,
+    enum token_source src)
+{
+	pthread_rwlock_wrlock(&ts->lock);
+	grant_locked(ts, ti, src);
+	pthread_rwlock_unlock(&ts->lock);
+	return 0;
+}
+
+bool
+tokens_revoke(struct tokens *ts, const uint8_t hash[TOKEN_HASH_LEN])
+{
+	struct tok **pp, *t;
+
+	pthread_rwlock_wrlock(&ts->lock);
+	pp = find(ts, hash);
+	t = *pp;
+	if (t != NULL) {
+		*pp = t->next;
+		ts->count--;
+	}
+	pthread_rwlock_unlock(&ts->lock);
+	free(t);
+	return t != NULL;
+}
+
+bool
+tokens_lookup_hash(struct tokens *ts, const uint8_t hash[TOKEN_HASH_LEN],
+    struct token_info *out)
+{
+	struct tok *t;
+
+	pthread_rwlock_rdlock(&ts->lock);
+	t = *find(ts, hash);
+	if (t != NULL && out != NULL)
+		*out = t->info;
+	pthread_rwlock_unlock(&ts->lock);
+	return t != NULL;
+}
+
+bool
+tokens_lookup(struct tokens *ts, const char *token, struct token_info *out)
+{
+	uint8_t h[TOKEN_HASH_LEN];
+
+	token_hash(token, strlen(token), h);
+	return tokens_lookup_hash(ts, h, out);
+}
+
+size_t
+tokens_count(struct tokens *ts)
+{
+	size_t n;
+
+	pthread_rwlock_rdlock(&ts->lock);
+	n = ts->count;
+	pthread_rwlock_unlock(&ts->lock);
+	return n;
+}
+
+static int
+copy_field(char *dst, size_t dstlen, const char *src)
+{
+	size_t n = strlen(src);
+
+	if (n == 0 || n >= dstlen)
+		return -1;
+	memcpy(dst, src, n + 1);
+	return 0;
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = tolower(c);
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+int
+tokens_parse_line(const char *line, struct token_info *ti, char *err,
+    size_t errlen)
+{
+	char copy[1024], *f[6], *save = NULL, *p;
+	int n = 0;
+
+	memset(ti, 0, sizeof(*ti));
+	if (strlen(line) >= sizeof(copy)) {
+		snprintf(err, errlen, "line too long");
+		return -1;
+	}
+	strcpy(copy, line);
+	if ((p = strchr(copy, '#')) != NULL)
+		*p = '\0';
+	for (p = strtok_r(copy, " \t\r\n", &save); p && n < 6;
+	    p = strtok_r(NULL, " \t\r\n", &save))
+		f[n++] = p;
+	if (n == 0)
+		return 0;
+	if (p != NULL) {
+		snprintf(err, errlen, "too many fields");
+		return -1;
+	}
+	if (n < 3) {
+		snprintf(err, errlen, "expected 'TOKEN user USER_ID CLIENT_ID "
+		    "[scopes]' or 'TOKEN app CLIENT_ID'");
+		return -1;
+	}
+	if (strncmp(f[0], "sha256:", 7) == 0) {
+		const char *h = f[0] + 7;
+		if (strlen(h) != 2 * TOKEN_HASH_LEN) {
+			snprintf(err, errlen, "sha256: needs 64 hex digits");
+			return -1;
+		}
+		for (int i = 0; i < TOKEN_HASH_LEN; i++) {
+			int hi = hexval(h[2 * i]), lo = hexval(h[2 * i + 1]);
+			if (hi < 0 || lo < 0) {
+				snprintf(err, errlen, "sha256: needs 64 hex digits");
+				return -1;
+			}
+			ti->hash[i] = (uint8_t)(hi << 4 | lo);
+		}
+	} else
+		token_hash(f[0], strlen(f[0]), ti->hash);
+	if (strcmp(f[1], "user") == 0) {
+		if (n < 4 || n > 5) {
+			snprintf(err, errlen, "expected 'TOKEN user USER_ID "
+			    "CLIENT_ID [scope,...]'");
+			return -1;
+		}
+		ti->kind = TOKEN_USER;
+		if (copy_field(ti->user_id, sizeof(ti->user_id), f[2]) < 0 ||
+		    copy_field(ti->client_id, sizeof(ti->client_id), f[3]) < 0) {
+			snprintf(err, errlen, "user or client id too long");
+			return -1;
+		}
+		if (n == 5 && copy_field(ti->scopes, sizeof(ti->scopes), f[4]) < 0) {
+			snprintf(err, errlen, "scopes too long");
+			return -1;
+		}
+	} else if (strcmp(f[1], "app") == 0) {
+		if (n != 3) {
+			snprintf(err, errlen, "expected 'TOKEN app CLIENT_ID'");
+			return -1;
+		}
+		ti->kind = TOKEN_APP;
+		if (copy_field(ti->client_id, sizeof(ti->client_id), f[2]) < 0) {
+			snprintf(err, errlen, "client id too long");
+			return -1;
+		}
+	} else {
+		snprintf(err, errlen, "second field must be 'user' or 'app', "
+		    "not '%s'", f[1]);
+		return -1;
+	}
+	return 1;
+}
+
+int
+tokens_load_file(struct tokens *ts, const char *path, char *err,
+    size_t errlen)
+{
+	struct token_info *v = NULL;
+	size_t n = 0, cap = 0, lineno = 0;
+	char line[1024], msg[256];
+	FILE *fp;
+
+	if ((fp = fopen(path, "r")) == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		struct token_info ti;
+		int rc;
+
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(fp)) {
+			snprintf(err, errlen, "%s:%zu: line too long", path, lineno);
+			goto fail;
+		}
+		rc = tokens_parse_line(line, &ti, msg, sizeof(msg));
+		if (rc < 0) {
+			snprintf(err, errlen, "%s:%zu: %s", path, lineno, msg);
+			goto fail;
+		}
+		if (rc == 0)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			v = realloc(v, cap * sizeof(*v));
+			if (v == NULL)
+				fatal("%s: out of memory", __func__);
+		}
+		v[n++] = ti;
+	}
+	fclose(fp);
+	pthread_rwlock_wrlock(&ts->lock);
+	for (size_t i = 0; i < ts->nbucket; i++) {
+		struct tok **pp = &ts->bucket[i];
+		while (*pp) {
+			struct tok *t = *pp;
+			if (t->src == TOKEN_FROM_FILE) {
+				*pp = t->next;
+				free(t);
+				ts->count--;
+			} else
+				pp = &t->next;
+		}
+	}
+	/* in the same critical section: no lookup sees the store half-loaded */
+	for (size_t i = 0; i < n; i++)
+		grant_locked(ts, &v[i], TOKEN_FROM_FILE);
+	pthread_rwlock_unlock(&ts->lock);
+	free(v);
+	return 0;
+fail:
+	fclose(fp);
+	free(v);
+	return -1;
+}

@@ -1,0 +1,580 @@
+/* dispatch.c - the dispatcher thread. It is the sequencer of sluice:
+ * events get their cursor here, in ingest order, and every change to a
+ * user stream (attach, subscribe, delete...) is applied here between two
+ * events, so a stream's view of the event sequence never has a gap or a
+ * duplicate. It never blocks on a client: pushing onto a connection's
+ * queue takes that queue's lock for a moment and nothing else. */
+#include "dispatch.h"
+#include "alloc.h"
+#include "conn.h"
+#include "event.h"
+#include "ingest.h"
+#include "log.h"
+#include "sluiced.h"
+#include "stream.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+struct dispatch {
+	pthread_t	 thread;
+	int		 epfd;
+	struct pollable	 opev;		/* eventfd: ops queued */
+	struct pollable	 tick;		/* timerfd: keepalives, expiry */
+	struct cds_wfcq_head qhead;
+	struct cds_wfcq_tail qtail;
+	struct ingest	*ingest;
+	uint64_t	 last_cursor;
+	bool		 running;
+	bool		 shutting_down;
+	/* consumers, least recently written first: keepalives walk the head */
+	struct cds_list_head live;
+	/* rejected-line log, at most one line a second */
+	int64_t		 rej_logged_ms;
+	uint64_t	 rej_quiet;
+	struct buf	 head;		/* scratch for per-connection heads */
+};
+
+static struct dispatch D;
+
+int64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t
+wall_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int64_t
+wall_ms(void)
+{
+	return wall_us() / 1000;
+}
+
+static void
+reject(const char *reason, const char *detail)
+{
+	int64_t now = now_ms();
+
+	if (strcmp(reason, "json") == 0) METRIC_ADD(rejected_json, 1);
+	else if (strcmp(reason, "not_object") == 0) METRIC_ADD(rejected_not_object, 1);
+	else if (strcmp(reason, "missing_field") == 0) METRIC_ADD(rejected_missing_field, 1);
+	else if (strcmp(reason, "bad_field") == 0) METRIC_ADD(rejected_bad_field, 1);
+	else if (strcmp(reason, "bad_op") == 0) METRIC_ADD(rejected_bad_op, 1);
+	else if (strcmp(reason, "bad_token") == 0) METRIC_ADD(rejected_bad_token, 1);
+	else if (strcmp(reason, "too_long") == 0) METRIC_ADD(rejected_too_long, 1);
+	else if (strcmp(reason, "truncated") == 0) METRIC_ADD(rejected_truncated, 1);
+	if (now - D.rej_logged_ms < 1000 && D.rej_logged_ms != 0) {
+		D.rej_quiet++;
+		return;
+	}
+	if (D.rej_quiet)
+		log_warn("ingest: rejected a line (%s: %s); %llu more rejected "
+		    "in the last second", reason, detail,
+		    (unsigned long long)D.rej_quiet);
+	else
+		log_warn("ingest: rejected a line (%s: %s)", reason, detail);
+	D.rej_logged_ms = now;
+	D.rej_quiet = 0;
+}
+
+/* The consumer was written to: it moves to the back of the keepalive
+ * order. */
+static void
+touched(struct conn *c)
+{
+	c->last_push_ms = now_ms();
+	cds_list_del(&c->live);
+	cds_list_add_tail(&c->live, &D.live);
+}
+
+static void
+deliver(struct event *ev)
+{
+	struct stream *hit = NULL, *st;
+	const struct subtable_ent *e;
+	size_t n;
+
+	urcu_memb_read_lock();
+	for (size_t k = 0; k < ev->nkeys; k++) {
+		n = subtable_lookup(sl.subs, ev->keys[k], &e);
+		for (size_t i = 0; i < n; i++) {
+			struct sub *s = e[i].sub;
+
+			st = e[i].stream;
+			if (s->mark == ev->cursor)
+				continue;	/* the key was listed twice */
+			s->mark = ev->cursor;
+			if (st->consumer == NULL ||
+			    !event_visible_to(ev, st->user_id))
+				continue;
+			if (st->mark != ev->cursor) {
+				st->mark = ev->cursor;
+				st->matched = NULL;
+				st->mark_next = hit;
+				hit = st;
+			}
+			s->match_next = st->matched;
+			st->matched = s;
+		}
+	}
+	urcu_memb_read_unlock();
+
+	/* one message per stream, with every matching subscription id */
+	for (st = hit; st; st = st->mark_next) {
+		struct buf *h = &D.head;
+		struct sub *s;
+
+		h->len = 0;
+		buf_adds(h, "{\"meta\":{\"connection_id\":\"");
+		buf_adds(h, st->cid);
+		buf_adds(h, "\",\"subscription_ids\":[");
+		for (s = st->matched; s; s = s->match_next) {
+			buf_json_str(h, s->id);
+			if (s->match_next)
+				buf_addc(h, ',');
+		}
+		buf_adds(h, "],");
+		if (conn_push(st->consumer, qitem_new(h->p, h->len,
+		    ev->user_tail, ev->cursor)) == 0) {
+			METRIC_ADD(deliveries_chunked, 1);
+			touched(st->consumer);
+		}
+	}
+}
+
+static void
+apply_token(struct token_rec *t)
+{
+	struct token_info ti;
+
+	memset(&ti, 0, sizeof(ti));
+	token_hash(t->token, strlen(t->token), ti.hash);
+	if (t->action == TOKEN_REVOKE) {
+		struct stream *st;
+
+		tokens_revoke(sl.tokens, ti.hash);
+		/* every live stream opened with it ends now */
+		cds_list_for_each_entry(st, streams_list(), all) {
+			if (st->consumer != NULL && memcmp(st->consumer->token_hash,
+			    ti.hash, TOKEN_HASH_LEN) == 0) {
+				conn_close(st->consumer);
+				stream_detach(st);
+			}
+		}
+		log_info("token revoked");
+		return;
+	}
+	ti.kind = t->app ? TOKEN_APP : TOKEN_USER;
+	snprintf(ti.client_id, sizeof(ti.client_id), "%s", t->client_id);
+	if (t->user_id)
+		snprintf(ti.user_id, sizeof(ti.user_id), "%s", t->user_id);
+	if (t->scopes)
+		snprintf(ti.scopes, sizeof(ti.scopes), "%s", t->scopes);
+	tokens_grant(sl.tokens, &ti, TOKEN_FROM_PIPE);
+	log_debug("token granted (%s, client %s)", t->app ? "app" : "user",
+	    ti.client_id);
+}
+
+static void
+on_line(const char *line, size_t len)
+{
+	struct ingest_rec rec;
+	const char *reason, *detail;
+	uint64_t cursor;
+
+	if (line == NULL) {
+		reject("too_long", "longer than ingest_max_line");
+		return;
+	}
+	if (ingest_parse(line, len, &rec, &reason, &detail) < 0) {
+		if (strcmp(reason, "empty") != 0)
+			reject(reason, detail);
+		return;
+	}
+	if (rec.kind == INGEST_TOKEN) {
+		apply_token(&rec.tok);
+		token_rec_clear(&rec.tok);
+		return;
+	}
+	/* decimal, increasing across restarts too: never below the clock */
+	cursor = (uint64_t)wall_us();
+	if (cursor <= D.last_cursor)
+		cursor = D.last_cursor + 1;
+	D.last_cursor = cursor;
+	event_stamp(rec.ev, cursor, wall_ms());
+	METRIC_ADD(events_ingested, 1);
+	deliver(rec.ev);
+	event_unref(rec.ev);
+}
+
+static void
+on_truncated(void)
+{
+	reject("truncated", "producer disconnected in the middle of a line");
+}
+
+/* ---- control ops ---- */
+
+static int
+validate_stream(struct op *op, struct stream **out)
+{
+	struct stream *st = stream_find(op->cid);
+
+	/* another user's stream is indistinguishable from none */
+	if (st == NULL || strcmp(st->user_id, op->tok.user_id) != 0) {
+		op->status = 404;
+		op->error = "no such connection_id for this user";
+		return -1;
+	}
+	*out = st;
+	return 0;
+}
+
+static void
+op_attach(struct op *op)
+{
+	struct stream *st = NULL;
+
+	if (D.shutting_down) {
+		op->status = 503;
+		op->error = "shutting down";
+		return;
+	}
+	if (op->cid[0] != '\0') {
+		st = stream_find(op->cid);
+		if (st != NULL && strcmp(st->user_id, op->tok.user_id) != 0)
+			st = NULL;	/* foreign: a new id, as if unknown */
+	}
+	if (st == NULL) {
+		if (streams_for_token(op->tok.hash) >=
+		    (size_t)sl.cfg.max_streams_per_token) {
+			op->status = 429;
+			op->error = "too many streams for this token";
+			return;
+		}
+		st = stream_create(&op->tok);
+	} else
+		log_debug("stream %.8s...: consumer resumes", st->cid);
+	st->auto_delete = op->auto_delete;
+	stream_attach(st, op->conn);
+	cds_list_add_tail(&op->conn->live, &D.live);
+	strcpy(op->cid, st->cid);
+	op->status = 200;
+}
+
+static void
+op_detach(struct op *op)
+{
+	struct conn *c = op->conn;
+	struct stream *st = c->stream;
+
+	if (st != NULL && st->consumer == c) {
+		stream_detach(st);
+		if (st->auto_delete)
+			stream_delete(st);
+	}
+}
+
+static void
+op_subscribe(struct op *op)
+{
+	struct stream *st;
+
+	if (validate_stream(op, &st) < 0)
+		return;
+	if (op->sid[0] == '\0')
+		stream_random_id(op->sid);
+	if (stream_find_sub(st, op->sid) == NULL &&
+	    st->nsubs >= (size_t)sl.cfg.max_subscriptions) {
+		op->status = 429;
+		op->error = "too many subscriptions on this stream";
+		return;
+	}
+	stream_subscribe(st, op->sid, op->key, op->endpoint);
+	op->status = 200;
+}
+
+static void
+op_unsubscribe(struct op *op)
+{
+	struct stream *st;
+	struct sub *s;
+
+	if (validate_stream(op, &st) < 0)
+		return;
+	if ((s = stream_find_sub(st, op->sid)) == NULL) {
+		op->status = 404;
+		op->error = "no such subscription_id on this stream";
+		return;
+	}
+	stream_unsubscribe(st, s);
+	op->status = 204;
+}
+
+static void
+op_delete_stream(struct op *op)
+{
+	struct stream *st;
+
+	if (validate_stream(op, &st) < 0)
+		return;
+	stream_delete(st);
+	op->status = 204;
+}
+
+static void
+op_list_streams(struct op *op)
+{
+	struct stream *st;
+	struct buf *b = &op->body;
+	bool first = true;
+
+	buf_addc(b, '[');
+	cds_list_for_each_entry(st, streams_list(), all) {
+		struct sub *s;
+
+		if (strcmp(st->user_id, op->tok.user_id) != 0)
+			continue;
+		if (!first)
+			buf_addc(b, ',');
+		first = false;
+		buf_adds(b, "{\"connection_id\":");
+		buf_json_str(b, st->cid);
+		buf_printf(b, ",\"connected\":%s,\"auto_delete\":%s,"
+		    "\"subscriptions\":[", st->consumer ? "true" : "false",
+		    st->auto_delete ? "true" : "false");
+		for (s = st->subs; s; s = s->next) {
+			buf_adds(b, "{\"subscription_id\":");
+			buf_json_str(b, s->id);
+			buf_adds(b, ",\"endpoint\":");
+			buf_json_str(b, s->endpoint);
+			buf_adds(b, ",\"key\":");
+			buf_json_str(b, s->key);
+			buf_addc(b, '}');
+			if (s->next)
+				buf_addc(b, ',');
+		}
+		buf_adds(b, "]}");
+	}
+	buf_addc(b, ']');
+	op->status = 200;
+}
+
+static void
+op_shutdown(struct op *op)
+{
+	struct stream *st;
+
+	D.shutting_down = true;
+	cds_list_for_each_entry(st, streams_list(), all) {
+		if (st->consumer != NULL) {
+			conn_close(st->consumer);
+			stream_detach(st);
+		}
+	}
+	op->status = 200;
+}
+
+static void
+run_op(struct op *op)
+{
+	switch (op->kind) {
+	case OP_ATTACH:		op_attach(op); break;
+	case OP_DETACH:		op_detach(op); break;
+	case OP_SUBSCRIBE:	op_subscribe(op); break;
+	case OP_UNSUBSCRIBE:	op_unsubscribe(op); break;
+	case OP_DELETE_STREAM:	op_delete_stream(op); break;
+	case OP_LIST_STREAMS:	op_list_streams(op); break;
+	case OP_SHUTDOWN:	op_shutdown(op); break;
+	}
+	if (op->async) {
+		if (op->conn)
+			conn_unref(op->conn);
+		buf_free(&op->body);
+		free(op);
+	} else
+		sem_post(&op->done);
+}
+
+static void
+drain_ops(void)
+{
+	struct cds_wfcq_node *node;
+
+	while ((node = __cds_wfcq_dequeue_blocking(&D.qhead, &D.qtail)) != NULL)
+		run_op(caa_container_of(node, struct op, node));
+}
+
+static void
+on_opev(struct pollable *p, uint32_t events)
+{
+	uint64_t v;
+
+	(void)!read(p->fd, &v, sizeof(v));
+	drain_ops();
+}
+
+static void
+on_tick(struct pollable *p, uint32_t events)
+{
+	int64_t now = now_ms(), ka = sl.cfg.keepalive_interval_ms;
+	struct stream *st, *n;
+	struct conn *c;
+	uint64_t v;
+
+	(void)!read(p->fd, &v, sizeof(v));
+	/* keepalives: only the consumers idle for an interval, oldest first */
+	while (!cds_list_empty(&D.live)) {
+		c = cds_list_first_entry(&D.live, struct conn, live);
+		if (now - c->last_push_ms < ka)
+			break;
+		conn_push(c, qitem_new("", 0, NULL, 0));
+		touched(c);
+	}
+	/* streams nobody has read for replay_window are deleted */
+	cds_list_for_each_entry_safe(st, n, streams_list(), all)
+		if (st->consumer == NULL &&
+		    now - st->idle_since_ms >= sl.cfg.replay_window_ms)
+			stream_delete(st);
+}
+
+static void *
+dispatch_main(void *arg)
+{
+	struct epoll_event evs[64];
+
+	urcu_memb_register_thread();
+	while (__atomic_load_n(&D.running, __ATOMIC_ACQUIRE)) {
+		int n = epoll_wait(D.epfd, evs, 64, 1000);
+
+		if (n < 0 && errno != EINTR) {
+			log_err("%s: epoll_wait: %s", __func__, strerror(errno));
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			struct pollable *p = evs[i].data.ptr;
+			p->fn(p, evs[i].events);
+			/* control ops wait for no ingest burst */
+			if (p != &D.opev)
+				drain_ops();
+		}
+	}
+	drain_ops();
+	urcu_memb_unregister_thread();
+	return NULL;
+}
+
+static int
+add_pollable(struct pollable *p)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = p };
+
+	return epoll_ctl(D.epfd, EPOLL_CTL_ADD, p->fd, &ev);
+}
+
+int
+dispatch_start(char *err, size_t errlen)
+{
+	int64_t tick = sl.cfg.keepalive_interval_ms / 4;
+	struct itimerspec its;
+
+	if (tick > 1000)
+		tick = 1000;
+	if (tick < 25)
+		tick = 25;
+	memset(&D, 0, sizeof(D));
+	CDS_INIT_LIST_HEAD(&D.live);
+	cds_wfcq_init(&D.qhead, &D.qtail);
+	buf_init(&D.head);
+	streams_init();
+	D.epfd = epoll_create1(EPOLL_CLOEXEC);
+	D.opev.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	D.opev.fn = on_opev;
+	D.tick.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	D.tick.fn = on_tick;
+	if (D.epfd < 0 || D.opev.fd < 0 || D.tick.fd < 0 ||
+	    add_pollable(&D.opev) < 0 || add_pollable(&D.tick) < 0) {
+		snprintf(err, errlen, "dispatcher: %s", strerror(errno));
+		return -1;
+	}
+	its.it_interval.tv_sec = tick / 1000;
+	its.it_interval.tv_nsec = (tick % 1000) * 1000000;
+	its.it_value = its.it_interval;
+	timerfd_settime(D.tick.fd, 0, &its, NULL);
+	D.ingest = ingest_open(sl.cfg.ingest, sl.cfg.ingest_max_line, D.epfd,
+	    on_line, on_truncated, err, errlen);
+	if (D.ingest == NULL)
+		return -1;
+	D.running = true;
+	if (pthread_create(&D.thread, NULL, dispatch_main, NULL) != 0) {
+		snprintf(err, errlen, "dispatcher: cannot start its thread");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+enqueue(struct op *op)
+{
+	uint64_t one = 1;
+
+	/* the eventfd is written only on empty -> non-empty */
+	if (!cds_wfcq_enqueue(&D.qhead, &D.qtail, &op->node))
+		(void)!write(D.opev.fd, &one, sizeof(one));
+}
+
+void
+dispatch_call(struct op *op)
+{
+	op->async = false;
+	cds_wfcq_node_init(&op->node);
+	sem_init(&op->done, 0, 0);
+	enqueue(op);
+	while (sem_wait(&op->done) < 0 && errno == EINTR)
+		;
+	sem_destroy(&op->done);
+}
+
+void
+dispatch_post(struct op *op)
+{
+	op->async = true;
+	cds_wfcq_node_init(&op->node);
+	enqueue(op);
+}
+
+void
+dispatch_stop(void)
+{
+	uint64_t one = 1;
+
+	__atomic_store_n(&D.running, false, __ATOMIC_RELEASE);
+	(void)!write(D.opev.fd, &one, sizeof(one));
+	pthread_join(D.thread, NULL);
+	urcu_memb_register_thread();
+	streams_free_all();
+	urcu_memb_unregister_thread();
+	ingest_close(D.ingest);
+	close(D.opev.fd);
+	close(D.tick.fd);
+	close(D.epfd);
+	buf_free(&D.head);
+}

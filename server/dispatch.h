@@ -1,0 +1,58 @@
+/* dispatch.h - the dispatcher thread and the control ops HTTP threads
+ * send it */
+#ifndef SLUICE_DISPATCH_H
+#define SLUICE_DISPATCH_H
+
+#include <semaphore.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "buf.h"
+#include "rcu.h"
+#include "route.h"
+#include "token.h"
+
+struct conn;
+
+enum op_kind {
+	OP_ATTACH,		/* a consumer connects to a user stream */
+	OP_DETACH,		/* its connection is gone (async) */
+	OP_SUBSCRIBE,
+	OP_UNSUBSCRIBE,
+	OP_DELETE_STREAM,
+	OP_LIST_STREAMS,
+	OP_SHUTDOWN,		/* end every stream, refuse new consumers */
+};
+
+#define SUB_ID_MAX	64
+#define CID_LEN		32
+
+struct op {
+	struct cds_wfcq_node node;
+	enum op_kind	 kind;
+	bool		 async;		/* the dispatcher frees it */
+	sem_t		 done;
+
+	/* in */
+	struct token_info tok;
+	char		 cid[CID_LEN + 1];
+	char		 sid[SUB_ID_MAX + 1];
+	char		 key[ROUTE_KEY_MAX];
+	char		 endpoint[512];	/* route pattern */
+	bool		 auto_delete;
+	struct conn	*conn;		/* ATTACH/DETACH: a reference the op owns */
+
+	/* out */
+	int		 status;	/* HTTP status */
+	const char	*error;		/* message when status is not 2xx */
+	struct buf	 body;		/* LIST_STREAMS: JSON array */
+};
+
+int dispatch_start(char *err, size_t errlen);
+/* Run op on the dispatcher and wait for it. */
+void dispatch_call(struct op *op);
+/* Hand op over (op->async set); the dispatcher frees it. */
+void dispatch_post(struct op *op);
+void dispatch_stop(void);
+
+#endif

@@ -1,0 +1,518 @@
+/* http.c - the libmicrohttpd listeners. Every request lands in
+ * handle_request, which routes it by path; the user-stream and stream
+ * management calls turn into control ops for the dispatcher. Chunked
+ * streams are callback responses that suspend their connection while
+ * the queue is empty, so an idle stream costs nothing. */
+#include "http.h"
+#include "alloc.h"
+#include "buf.h"
+#include "conn.h"
+#include "dispatch.h"
+#include "log.h"
+#include "sluiced.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#define MAX_LISTENERS	16
+#define CHUNK_BLOCK	8192
+
+static struct MHD_Daemon *daemons[MAX_LISTENERS];
+static int ndaemons;
+static long open_streams;	/* atomic */
+
+/* ---- responses ---- */
+
+static enum MHD_Result
+respond(struct MHD_Connection *mc, unsigned code, const struct buf *body,
+    const char *retry_after)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	r = MHD_create_response_from_buffer(body ? body->len : 0,
+	    body ? body->p : NULL, MHD_RESPMEM_MUST_COPY);
+	if (r == NULL)
+		return MHD_NO;
+	if (body != NULL)
+		MHD_add_response_header(r, "Content-Type", "application/json");
+	if (retry_after != NULL)
+		MHD_add_response_header(r, "Retry-After", retry_after);
+	ret = MHD_queue_response(mc, code, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static const char *
+error_slug(unsigned code)
+{
+	switch (code) {
+	case 400: return "bad-request";
+	case 401: return "invalid-token";
+	case 403: return "not-authorized";
+	case 404: return "not-found";
+	case 405: return "method-not-allowed";
+	case 429: return "rate-limited";
+	case 501: return "not-implemented";
+	case 503: return "unavailable";
+	default:  return "error";
+	}
+}
+
+static enum MHD_Result
+respond_error(struct MHD_Connection *mc, unsigned code, const char *message)
+{
+	struct buf b;
+	enum MHD_Result ret;
+
+	buf_init(&b);
+	buf_printf(&b, "{\"meta\":{\"code\":%u,\"error_message\":", code);
+	buf_json_str(&b, message);
+	buf_adds(&b, ",\"error_slug\":");
+	buf_json_str(&b, error_slug(code));
+	buf_adds(&b, "}}");
+	ret = respond(mc, code, &b, code == 429 ? "30" :
+	    code == 503 ? "5" : NULL);
+	buf_free(&b);
+	return ret;
+}
+
+/* ---- requests ---- */
+
+static const char *
+arg(struct MHD_Connection *mc, const char *name)
+{
+	return MHD_lookup_connection_value(mc, MHD_GET_ARGUMENT_KIND, name);
+}
+
+static bool
+arg_true(struct MHD_Connection *mc, const char *name)
+{
+	const char *v = arg(mc, name);
+
+	return v != NULL && (strcmp(v, "1") == 0 || strcasecmp(v, "true") == 0);
+}
+
+/* The token from "Authorization: Bearer T" or ?access_token=T; 0 and the
+ * record, or an HTTP status (401, 403) with a message. */
+static unsigned
+authenticate(struct MHD_Connection *mc, enum token_kind want,
+    struct token_info *ti, const char **msg)
+{
+	const char *h = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_AUTHORIZATION);
+	const char *tok = NULL;
+
+	if (h != NULL && strncasecmp(h, "Bearer ", 7) == 0) {
+		tok = h + 7;
+		while (*tok == ' ')
+			tok++;
+	}
+	if (tok == NULL || *tok == '\0')
+		tok = arg(mc, "access_token");
+	if (tok == NULL || *tok == '\0') {
+		*msg = "an access token is required (Authorization: Bearer "
+		    "or ?access_token=)";
+		return 401;
+	}
+	if (!tokens_lookup(sl.tokens, tok, ti)) {
+		*msg = "the access token is unknown or revoked";
+		return 401;
+	}
+	if (ti->kind != want) {
+		*msg = want == TOKEN_USER ? "this call needs a user token, "
+		    "not an app token" : "this call needs an app token, not "
+		    "a user token";
+		return 403;
+	}
+	return 0;
+}
+
+static bool
+printable_id(const char *s, size_t max)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > max)
+		return false;
+	for (; *s; s++)
+		if (*s < 0x21 || *s > 0x7e)
+			return false;
+	return true;
+}
+
+/* ---- chunked user streams ---- */
+
+static ssize_t
+chunk_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+	struct conn *c = cls;
+	long n;
+
+	pthread_mutex_lock(&c->mu);
+	n = conn_take_locked(c, buf, max);
+	if (n < 0) {
+		if (!c->ended) {
+			c->ended = true;
+			__atomic_sub_fetch(&open_streams, 1, __ATOMIC_RELAXED);
+		}
+		pthread_mutex_unlock(&c->mu);
+		return MHD_CONTENT_READER_END_OF_STREAM;
+	}
+	if (n == 0) {
+		/* nothing to send: sleep until the dispatcher pushes.
+		 * Returning 0 without suspending would spin. */
+		c->suspended = true;
+		MHD_suspend_connection(c->mhd);
+	}
+	pthread_mutex_unlock(&c->mu);
+	return n;
+}
+
+static void
+chunk_free(void *cls)
+{
+	struct conn *c = cls;
+	struct op *op = xcalloc(1, sizeof(*op));
+
+	pthread_mutex_lock(&c->mu);
+	if (!c->ended) {
+		c->ended = true;
+		__atomic_sub_fetch(&open_streams, 1, __ATOMIC_RELAXED);
+	}
+	c->closing = true;
+	c->mhd = NULL;
+	pthread_mutex_unlock(&c->mu);
+	METRIC_ADD(conns_chunked_user, -1);
+	/* the response's reference passes to the op */
+	op->kind = OP_DETACH;
+	op->conn = c;
+	dispatch_post(op);
+}
+
+static bool
+wants_websocket(struct MHD_Connection *mc)
+{
+	const char *up = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_UPGRADE);
+
+	return up != NULL && strcasecmp(up, "websocket") == 0;
+}
+
+static enum MHD_Result
+user_stream(struct MHD_Connection *mc, const struct token_info *ti)
+{
+	struct MHD_Response *r;
+	struct op op;
+	struct conn *c;
+	const char *cid = arg(mc, "connection_id");
+	enum MHD_Result ret;
+
+	if (wants_websocket(mc))
+		return respond_error(mc, 501, "WebSocket user streams are not "
+		    "available yet; use HTTP chunked (no Upgrade header)");
+	memset(&op, 0, sizeof(op));
+	op.kind = OP_ATTACH;
+	op.tok = *ti;
+	/* an id that cannot be ours is treated like an unknown one */
+	if (cid != NULL && strlen(cid) == CID_LEN)
+		strcpy(op.cid, cid);
+	op.auto_delete = arg_true(mc, "auto_delete");
+	c = conn_new(CONN_CHUNKED, ti->hash);
+	c->mhd = mc;
+	op.conn = c;
+	dispatch_call(&op);
+	if (op.status != 200) {
+		conn_unref(c);
+		return respond_error(mc, (unsigned)op.status, op.error);
+	}
+	/* the response owns c's creation reference from here on */
+	r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, CHUNK_BLOCK,
+	    chunk_reader, c, chunk_free);
+	if (r == NULL) {
+		struct op *d = xcalloc(1, sizeof(*d));
+		d->kind = OP_DETACH;
+		d->conn = c;
+		dispatch_post(d);
+		return MHD_NO;
+	}
+	__atomic_add_fetch(&open_streams, 1, __ATOMIC_RELAXED);
+	METRIC_ADD(conns_chunked_user, 1);
+	MHD_add_response_header(r, "Content-Type", "application/json");
+	MHD_add_response_header(r, "Connection-Id", op.cid);
+	MHD_add_response_header(r, "Cache-Control", "no-cache");
+	ret = MHD_queue_response(mc, 200, r);
+	MHD_destroy_response(r);
+	log_debug("user stream %.8s... connected", op.cid);
+	return ret;
+}
+
+/* ---- the JSON API ---- */
+
+static enum MHD_Result
+subscribe(struct MHD_Connection *mc, const char *path,
+    const struct token_info *ti)
+{
+	const char *cid = arg(mc, "connection_id"), *sid = arg(mc, "subscription_id");
+	const char *count = arg(mc, "count"), *pattern;
+	struct op op;
+	struct buf b;
+	bool create = true;
+	enum MHD_Result ret;
+
+	memset(&op, 0, sizeof(op));
+	pattern = routes_match(sl.routes, path, ti->user_id, op.key, sizeof(op.key));
+	if (pattern == NULL)
+		return respond_error(mc, 404, "no stream endpoint at this path");
+	if (cid == NULL || *cid == '\0')
+		return respond_error(mc, 400, "connection_id is required: open "
+		    "/stream/user first and pass the id it gives");
+	if (sid != NULL && !printable_id(sid, SUB_ID_MAX))
+		return respond_error(mc, 400, "subscription_id must be 1-64 "
+		    "printable characters");
+	if (count != NULL) {
+		char *end;
+		long v = strtol(count, &end, 10);
+		if (*count == '\0' || *end != '\0' || v > 200 || v < -200)
+			return respond_error(mc, 400, "count must be a whole "
+			    "number from -200 to 200");
+		/* App.net: only a forward-looking call subscribes */
+		if (v < 0)
+			create = false;
+	}
+	if (arg(mc, "before_id") != NULL)
+		create = false;
+	if (strlen(cid) != CID_LEN)
+		return respond_error(mc, 404, "no such connection_id for this user");
+	op.kind = OP_SUBSCRIBE;
+	op.tok = *ti;
+	strcpy(op.cid, cid);
+	if (sid != NULL)
+		strcpy(op.sid, sid);
+	snprintf(op.endpoint, sizeof(op.endpoint), "%s", pattern);
+	if (create) {
+		dispatch_call(&op);
+		if (op.status != 200)
+			return respond_error(mc, (unsigned)op.status, op.error);
+	}
+	buf_init(&b);
+	buf_adds(&b, "{\"meta\":{\"code\":200,\"connection_id\":");
+	buf_json_str(&b, cid);
+	if (create) {
+		buf_adds(&b, ",\"subscription_id\":");
+		buf_json_str(&b, op.sid);
+		buf_adds(&b, ",\"subscription_ids\":[");
+		buf_json_str(&b, op.sid);
+		buf_addc(&b, ']');
+	}
+	buf_adds(&b, ",\"more\":false},\"data\":[]}");
+	ret = respond(mc, 200, &b, NULL);
+	buf_free(&b);
+	return ret;
+}
+
+/* /users/me/streams[/{cid}[/{sid}]] */
+static enum MHD_Result
+manage_streams(struct MHD_Connection *mc, const char *method, const char *rest,
+    const struct token_info *ti)
+{
+	struct op op;
+	const char *slash;
+	enum MHD_Result ret;
+
+	memset(&op, 0, sizeof(op));
+	op.tok = *ti;
+	if (*rest == '\0' || strcmp(rest, "/") == 0) {
+		struct buf b;
+
+		if (strcmp(method, "GET") != 0)
+			return respond_error(mc, 405, "use GET to list streams");
+		op.kind = OP_LIST_STREAMS;
+		buf_init(&op.body);
+		dispatch_call(&op);
+		buf_init(&b);
+		buf_adds(&b, "{\"meta\":{\"code\":200},\"data\":");
+		buf_add(&b, op.body.p, op.body.len);
+		buf_addc(&b, '}');
+		ret = respond(mc, 200, &b, NULL);
+		buf_free(&b);
+		buf_free(&op.body);
+		return ret;
+	}
+	if (strcmp(method, "DELETE") != 0)
+		return respond_error(mc, 405, "use DELETE on a stream or "
+		    "subscription");
+	rest++;
+	slash = strchr(rest, '/');
+	if ((slash ? (size_t)(slash - rest) : strlen(rest)) != CID_LEN)
+		return respond_error(mc, 404, "no such connection_id for this user");
+	memcpy(op.cid, rest, CID_LEN);
+	if (slash == NULL || slash[1] == '\0') {
+		op.kind = OP_DELETE_STREAM;
+	} else {
+		if (!printable_id(slash + 1, SUB_ID_MAX))
+			return respond_error(mc, 404, "no such subscription_id");
+		op.kind = OP_UNSUBSCRIBE;
+		strcpy(op.sid, slash + 1);
+	}
+	dispatch_call(&op);
+	if (op.status != 204)
+		return respond_error(mc, (unsigned)op.status, op.error);
+	return respond(mc, 204, NULL, NULL);
+}
+
+static const char *
+strip_prefix(const char *url)
+{
+	static const char *const prefixes[] = { "/stream/0/", "/v0/", "/v1/", NULL };
+
+	for (int i = 0; prefixes[i]; i++) {
+		size_t n = strlen(prefixes[i]);
+		if (strncmp(url, prefixes[i], n) == 0)
+			return url + n - 1;	/* keep the '/' */
+	}
+	return NULL;
+}
+
+static enum MHD_Result
+handle_request(void *cls, struct MHD_Connection *mc, const char *url,
+    const char *method, const char *version, const char *upload_data,
+    size_t *upload_size, void **req_cls)
+{
+	struct token_info ti;
+	const char *msg, *path;
+	unsigned code;
+
+	/* requests of this API carry no body: answer on the first call */
+	if (strcmp(url, "/stream/user") == 0 || strcmp(url, "/v0/user") == 0 ||
+	    strcmp(url, "/v1/user") == 0) {
+		if (strcmp(method, "GET") != 0)
+			return respond_error(mc, 405, "user streams are opened with GET");
+		if ((code = authenticate(mc, TOKEN_USER, &ti, &msg)) != 0)
+			return respond_error(mc, code, msg);
+		return user_stream(mc, &ti);
+	}
+	if ((path = strip_prefix(url)) == NULL)
+		return respond_error(mc, 404, "not found");
+	if (strcmp(path, "/users/me/streams") == 0 ||
+	    strncmp(path, "/users/me/streams/", 18) == 0) {
+		if ((code = authenticate(mc, TOKEN_USER, &ti, &msg)) != 0)
+			return respond_error(mc, code, msg);
+		return manage_streams(mc, method, path + 17, &ti);
+	}
+	if (strcmp(method, "GET") != 0)
+		return respond_error(mc, 405, "subscriptions are made with GET");
+	if ((code = authenticate(mc, TOKEN_USER, &ti, &msg)) != 0)
+		return respond_error(mc, code, msg);
+	return subscribe(mc, path, &ti);
+}
+
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char line[512];
+	size_t n;
+
+	vsnprintf(line, sizeof(line), fmt, ap);
+	n = strlen(line);
+	while (n > 0 && line[n - 1] == '\n')
+		line[--n] = '\0';
+	log_debug("http: %s", line);
+}
+
+static int
+start_one(const char *addr, char *err, size_t errlen)
+{
+	struct sockaddr_storage ss;
+	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
+	    MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG;
+	char host[256];
+	int port;
+	const union MHD_DaemonInfo *di;
+	struct MHD_Daemon *d;
+	unsigned pool = (unsigned)sl.cfg.workers;
+
+	if (ndaemons == MAX_LISTENERS) {
+		snprintf(err, errlen, "more than %d listen addresses", MAX_LISTENERS);
+		return -1;
+	}
+	if (config_parse_addr(addr, host, sizeof(host), &port) < 0) {
+		snprintf(err, errlen, "bad listen address '%s'", addr);
+		return -1;
+	}
+	memset(&ss, 0, sizeof(ss));
+	if (host[0] == '\0' || inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)port);
+	} else if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)port);
+		flags |= MHD_USE_IPv6;
+	} else {
+		snprintf(err, errlen, "listen address '%s': give a numeric "
+		    "IPv4 or [IPv6] address", addr);
+		return -1;
+	}
+	d = MHD_start_daemon(flags, 0, NULL, NULL, handle_request, NULL,
+	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+	    MHD_OPTION_THREAD_POOL_SIZE, pool > 1 ? pool : 0,
+	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)sl.cfg.max_connections,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+	    MHD_OPTION_END);
+	if (d == NULL) {
+		snprintf(err, errlen, "cannot listen on %s (%s)", addr,
+		    errno ? strerror(errno) : "libmicrohttpd refused");
+		return -1;
+	}
+	di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+	log_info("listening on %s%s%s:%u", strchr(host, ':') ? "[" : "",
+	    host[0] ? host : "0.0.0.0", strchr(host, ':') ? "]" : "",
+	    di ? di->port : (unsigned)port);
+	daemons[ndaemons++] = d;
+	return 0;
+}
+
+int
+http_start(char *err, size_t errlen)
+{
+	for (size_t i = 0; i < sl.cfg.listen.n; i++)
+		if (start_one(sl.cfg.listen.v[i], err, errlen) < 0)
+			return -1;
+	return 0;
+}
+
+void
+http_quiesce(void)
+{
+	for (int i = 0; i < ndaemons; i++) {
+		MHD_socket s = MHD_quiesce_daemon(daemons[i]);
+		if (s != MHD_INVALID_SOCKET)
+			close(s);
+	}
+}
+
+long
+http_open_streams(void)
+{
+	return __atomic_load_n(&open_streams, __ATOMIC_RELAXED);
+}
+
+void
+http_stop(void)
+{
+	for (int i = 0; i < ndaemons; i++)
+		MHD_stop_daemon(daemons[i]);
+	ndaemons = 0;
+}

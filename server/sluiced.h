@@ -1,0 +1,67 @@
+/* sluiced.h - the daemon's shared state and the role of each thread.
+ *
+ * Threads:
+ *   main        parses the command line and config, starts everything,
+ *               then waits for signals (SIGHUP reload, SIGTERM/SIGINT stop).
+ *   dispatcher  (dispatch.c) reads the ingest pipe, stamps events, owns
+ *               every user stream and the writes to the subscription
+ *               table, and pushes rendered messages onto connection
+ *               queues. HTTP threads ask it for stream changes through
+ *               control ops, so that every change is ordered with the
+ *               events around it.
+ *   MHD pool    (http.c) libmicrohttpd's epoll threads: parse requests,
+ *               answer the JSON API, and write chunked streams from
+ *               their connection queues (conn.c). They never enter an
+ *               RCU read-side section.
+ */
+#ifndef SLUICED_H
+#define SLUICED_H
+
+#include <stdint.h>
+
+#include "config.h"
+#include "route.h"
+#include "subtable.h"
+#include "token.h"
+
+struct dispatch;
+struct http;
+
+/* Counters read by the admin listener; updated with relaxed atomics. */
+struct metrics {
+	uint64_t	events_ingested;
+	uint64_t	rejected_json;
+	uint64_t	rejected_not_object;
+	uint64_t	rejected_missing_field;
+	uint64_t	rejected_bad_field;
+	uint64_t	rejected_bad_op;
+	uint64_t	rejected_bad_token;
+	uint64_t	rejected_too_long;
+	uint64_t	rejected_truncated;
+	uint64_t	deliveries_chunked;
+	uint64_t	slow_consumer_drops;
+	uint64_t	conns_chunked_user;
+	int64_t		queued_bytes;
+};
+
+struct sluiced {
+	struct config	 cfg;
+	const char	*config_path;
+	struct tokens	*tokens;
+	struct routes	*routes;
+	struct subtable	*subs;
+	struct dispatch	*disp;
+	struct http	*http;
+	struct metrics	 m;
+};
+
+extern struct sluiced sl;
+
+#define METRIC_ADD(f, n)	__atomic_add_fetch(&sl.m.f, (n), __ATOMIC_RELAXED)
+#define METRIC_GET(f)		__atomic_load_n(&sl.m.f, __ATOMIC_RELAXED)
+
+int64_t now_ms(void);		/* CLOCK_MONOTONIC */
+int64_t wall_ms(void);		/* CLOCK_REALTIME */
+int64_t wall_us(void);
+
+#endif

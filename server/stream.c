@@ -1,0 +1,299 @@
+/* stream.c - user streams, owned by the dispatcher thread. The
+ * subscription table holds (stream, sub) pairs; since only the
+ * dispatcher reads it, a stream can be freed as soon as its entries are
+ * out of the table. */
+#include "stream.h"
+#include "conn.h"
+#include "alloc.h"
+#include "log.h"
+#include "sluiced.h"
+
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NBUCKET_MIN	1024
+
+/* connection_id -> stream */
+static struct stream **bucket;
+static size_t nbucket, nstreams;
+static CDS_LIST_HEAD(all_streams);
+
+/* token hash -> number of streams, for max_streams_per_token */
+struct tokcount {
+	struct tokcount	*next;
+	uint8_t		 hash[TOKEN_HASH_LEN];
+	size_t		 n;
+};
+static struct tokcount *tcbucket[NBUCKET_MIN];
+
+static size_t
+cid_slot(const char *cid, size_t n)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *cid; cid++)
+		h = (h ^ (unsigned char)*cid) * 1099511628211ULL;
+	return (size_t)(h % n);
+}
+
+void
+streams_init(void)
+{
+	nbucket = NBUCKET_MIN;
+	bucket = calloc(nbucket, sizeof(*bucket));
+	if (bucket == NULL)
+		fatal("%s: out of memory", __func__);
+}
+
+void
+streams_free_all(void)
+{
+	struct stream *st, *n;
+
+	cds_list_for_each_entry_safe(st, n, &all_streams, all)
+		stream_delete(st);
+	free(bucket);
+	bucket = NULL;
+	nbucket = 0;
+}
+
+size_t
+streams_count(void)
+{
+	return nstreams;
+}
+
+struct cds_list_head *
+streams_list(void)
+{
+	return &all_streams;
+}
+
+static struct tokcount **
+tc_find(const uint8_t *hash)
+{
+	uint64_t v;
+	struct tokcount **pp;
+
+	memcpy(&v, hash, sizeof(v));
+	pp = &tcbucket[v % NBUCKET_MIN];
+	for (; *pp; pp = &(*pp)->next)
+		if (memcmp((*pp)->hash, hash, TOKEN_HASH_LEN) == 0)
+			break;
+	return pp;
+}
+
+size_t
+streams_for_token(const uint8_t *hash)
+{
+	struct tokcount *t = *tc_find(hash);
+
+	return t ? t->n : 0;
+}
+
+static void
+tc_add(const uint8_t *hash, int d)
+{
+	struct tokcount **pp = tc_find(hash), *t = *pp;
+
+	if (t == NULL) {
+		if (d < 0)
+			return;
+		t = calloc(1, sizeof(*t));
+		if (t == NULL)
+			fatal("%s: out of memory", __func__);
+		memcpy(t->hash, hash, TOKEN_HASH_LEN);
+		*pp = t;
+	}
+	t->n += (size_t)d;
+	if (t->n == 0) {
+		*pp = t->next;
+		free(t);
+	}
+}
+
+void
+stream_random_id(char out[CID_LEN + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+	uint8_t r[CID_LEN / 2];
+
+	if (gnutls_rnd(GNUTLS_RND_RANDOM, r, sizeof(r)) < 0)
+		fatal("%s: gnutls_rnd failed", __func__);
+	for (size_t i = 0; i < sizeof(r); i++) {
+		out[2 * i] = hex[r[i] >> 4];
+		out[2 * i + 1] = hex[r[i] & 15];
+	}
+	out[CID_LEN] = '\0';
+}
+
+struct stream *
+stream_find(const char *cid)
+{
+	struct stream *st;
+
+	if (nbucket == 0)
+		return NULL;
+	for (st = bucket[cid_slot(cid, nbucket)]; st; st = st->hnext)
+		if (strcmp(st->cid, cid) == 0)
+			return st;
+	return NULL;
+}
+
+static void
+rehash(void)
+{
+	size_t nn = nbucket * 2;
+	struct stream **nb = calloc(nn, sizeof(*nb)), *st;
+
+	if (nb == NULL)
+		fatal("%s: out of memory", __func__);
+	cds_list_for_each_entry(st, &all_streams, all) {
+		size_t s = cid_slot(st->cid, nn);
+		st->hnext = nb[s];
+		nb[s] = st;
+	}
+	free(bucket);
+	bucket = nb;
+	nbucket = nn;
+}
+
+struct stream *
+stream_create(const struct token_info *tok)
+{
+	struct stream *st = calloc(1, sizeof(*st));
+	size_t s;
+
+	if (st == NULL)
+		fatal("%s: out of memory", __func__);
+	do
+		stream_random_id(st->cid);
+	while (stream_find(st->cid) != NULL);
+	strcpy(st->user_id, tok->user_id);
+	memcpy(st->token_hash, tok->hash, TOKEN_HASH_LEN);
+	st->idle_since_ms = now_ms();
+	cds_list_add_tail(&st->all, &all_streams);
+	if (++nstreams > nbucket)
+		rehash();
+	else {
+		s = cid_slot(st->cid, nbucket);
+		st->hnext = bucket[s];
+		bucket[s] = st;
+	}
+	tc_add(st->token_hash, 1);
+	return st;
+}
+
+void
+stream_attach(struct stream *st, struct conn *c)
+{
+	if (st->consumer != NULL) {
+		/* takeover: the newer consumer wins */
+		conn_close(st->consumer);
+		stream_detach(st);
+	}
+	st->consumer = conn_ref(c);
+	c->stream = st;
+	c->last_push_ms = now_ms();
+}
+
+void
+stream_detach(struct stream *st)
+{
+	struct conn *c = st->consumer;
+
+	if (c == NULL)
+		return;
+	cds_list_del_init(&c->live);
+	c->stream = NULL;
+	st->consumer = NULL;
+	st->idle_since_ms = now_ms();
+	conn_unref(c);
+}
+
+void
+stream_delete(struct stream *st)
+{
+	struct stream **pp;
+	struct sub *s, *n;
+
+	if (st->consumer != NULL) {
+		conn_close(st->consumer);
+		stream_detach(st);
+	}
+	for (s = st->subs; s; s = n) {
+		n = s->next;
+		subtable_remove(sl.subs, s->key, s);
+		free(s->endpoint);
+		free(s);
+	}
+	for (pp = &bucket[cid_slot(st->cid, nbucket)]; *pp; pp = &(*pp)->hnext)
+		if (*pp == st) {
+			*pp = st->hnext;
+			break;
+		}
+	cds_list_del(&st->all);
+	tc_add(st->token_hash, -1);
+	nstreams--;
+	free(st);
+}
+
+struct sub *
+stream_find_sub(struct stream *st, const char *sid)
+{
+	struct sub *s;
+
+	for (s = st->subs; s; s = s->next)
+		if (strcmp(s->id, sid) == 0)
+			return s;
+	return NULL;
+}
+
+struct sub *
+stream_subscribe(struct stream *st, const char *sid, const char *key,
+    const char *endpoint)
+{
+	struct sub *s = stream_find_sub(st, sid);
+
+	if (s != NULL) {
+		/* the same id again overwrites the subscription */
+		if (strcmp(s->key, key) != 0) {
+			subtable_remove(sl.subs, s->key, s);
+			strcpy(s->key, key);
+			subtable_add(sl.subs, s->key, st, s);
+		}
+		free(s->endpoint);
+		s->endpoint = xstrdup(endpoint);
+		return s;
+	}
+	s = calloc(1, sizeof(*s));
+	if (s == NULL)
+		fatal("%s: out of memory", __func__);
+	s->stream = st;
+	strcpy(s->id, sid);
+	strcpy(s->key, key);
+	s->endpoint = xstrdup(endpoint);
+	s->next = st->subs;
+	st->subs = s;
+	st->nsubs++;
+	subtable_add(sl.subs, s->key, st, s);
+	return s;
+}
+
+void
+stream_unsubscribe(struct stream *st, struct sub *s)
+{
+	struct sub **pp;
+
+	for (pp = &st->subs; *pp; pp = &(*pp)->next)
+		if (*pp == s) {
+			*pp = s->next;
+			break;
+		}
+	st->nsubs--;
+	subtable_remove(sl.subs, s->key, s);
+	free(s->endpoint);
+	free(s);
+}
