@@ -3,6 +3,7 @@
  * A reader-writer lock suffices: lookups happen once per connect and
  * writes once per grant or revoke. */
 #include "token.h"
+#include "alloc.h"
 #include "log.h"
 
 #include <ctype.h>
@@ -113,20 +114,18 @@ static void
 grant_locked(struct tokens *ts, const struct token_info *ti,
     enum token_source src)
 {
-	struct tok **pp, *t;
+	struct tok **pp = find(ts, ti->hash), *t = *pp;
 
-	pp = find(ts, ti->hash);
-	if (*pp == NULL) {
-		t = calloc(1, sizeof(*t));
-		if (t == NULL)
-			fatal("%s: out of memory", __func__);
+	if (t == NULL) {
+		t = xcalloc(1, sizeof(*t));
 		*pp = t;
-		if (++ts->count > ts->nbucket)
-			grow(ts);
-	} else
-		t = *pp;
+		ts->count++;
+	}
 	t->info = *ti;
 	t->src = src;
+	/* grow only once the entry is complete: rehashing reads its hash */
+	if (ts->count > ts->nbucket)
+		grow(ts);
 }
 
 int

@@ -1,0 +1,329 @@
+"""sluice.py - the end-to-end test harness.
+
+Starts a real sluiced (the build under test, from $SLUICE_BUILD) on a
+free loopback port with a config written for the test, feeds its ingest
+socket, and reads its streams with real clients: a hand-parsed HTTP/1.1
+chunked reader over a plain socket, and curl. Prints TAP.
+"""
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+
+BUILD = os.environ.get("SLUICE_BUILD") or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", "..", "build-check"))
+SRC = os.environ.get("SLUICE_SRC") or os.path.abspath(
+    os.path.join(os.path.dirname(__file__), "..", ".."))
+SLUICED = os.path.join(BUILD, "server", "sluiced")
+SLUICE_PUB = os.path.join(BUILD, "server", "sluice-pub")
+
+
+class Tap:
+    """Minimal TAP producer."""
+
+    def __init__(self):
+        self.n = 0
+        self.failed = 0
+
+    def ok(self, cond, name, diag=None):
+        self.n += 1
+        print(("ok %d - %s" if cond else "not ok %d - %s") % (self.n, name),
+              flush=True)
+        if not cond:
+            self.failed += 1
+            if diag is not None:
+                for line in str(diag).splitlines()[:30]:
+                    print("#   " + line)
+        return cond
+
+    def eq(self, got, want, name):
+        return self.ok(got == want, name, "got:  %r\nwant: %r" % (got, want))
+
+    def diag(self, msg):
+        for line in str(msg).splitlines():
+            print("# " + line, flush=True)
+
+    def skip(self, name, why):
+        self.n += 1
+        print("ok %d - %s # SKIP %s" % (self.n, name, why), flush=True)
+
+    def done(self):
+        print("1..%d" % self.n, flush=True)
+        sys.exit(1 if self.failed else 0)
+
+
+class Sluice:
+    """A running sluiced with its own directory, config and tokens."""
+
+    DEFAULT_TOKENS = {
+        "tok12": ("user", "12", "app1"),
+        "tok34": ("user", "34", "app1"),
+        "tok56": ("user", "56", "app2"),
+        "tokapp1": ("app", "app1"),
+        "tokapp2": ("app", "app2"),
+    }
+
+    def __init__(self, conf=None, tokens=None, args=()):
+        self.dir = tempfile.mkdtemp(prefix="sluice-e2e-")
+        self.sock = os.path.join(self.dir, "ingest.sock")
+        self.tokens = dict(self.DEFAULT_TOKENS if tokens is None else tokens)
+        with open(os.path.join(self.dir, "tokens"), "w") as f:
+            for tok, rec in self.tokens.items():
+                f.write("%s %s\n" % (tok, " ".join(rec)))
+        base = {
+            "listen": "127.0.0.1:0",
+            "admin_listen": "",
+            "ingest": "unix:" + self.sock,
+            "tokens_file": os.path.join(self.dir, "tokens"),
+            "workers": "2",
+        }
+        base.update(conf or {})
+        self.conf_path = os.path.join(self.dir, "sluiced.conf")
+        with open(self.conf_path, "w") as f:
+            for k, v in base.items():
+                for one in (v if isinstance(v, list) else [v]):
+                    f.write("%s = %s\n" % (k, one))
+        self.log_path = os.path.join(self.dir, "sluiced.log")
+        self.logf = open(self.log_path, "w")
+        self.proc = subprocess.Popen([SLUICED, "-c", self.conf_path] + list(args),
+                                     stdout=self.logf, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.DEVNULL)
+        self.port = None
+        deadline = time.time() + 15
+        while time.time() < deadline and self.port is None:
+            m = re.search(r"listening on 127\.0\.0\.1:(\d+)", self.log())
+            if m and os.path.exists(self.sock) and "ready" in self.log():
+                self.port = int(m.group(1))
+                break
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.02)
+        if self.port is None:
+            raise RuntimeError("sluiced did not start:\n" + self.log())
+        self.base = "http://127.0.0.1:%d" % self.port
+        self._pub = None
+
+    def log(self):
+        with open(self.log_path, errors="replace") as f:
+            return f.read()
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    # ---- ingest ----
+    def producer(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.connect(self.sock)
+        return s
+
+    def send_raw(self, data):
+        """Write bytes on a shared producer connection."""
+        if self._pub is None:
+            self._pub = self.producer()
+        self._pub.sendall(data if isinstance(data, bytes) else data.encode())
+
+    def publish(self, *records):
+        self.send_raw("".join(json.dumps(r) + "\n" for r in records))
+
+    # ---- HTTP ----
+    def request(self, method, path, token=None, headers=None, body=None):
+        """One HTTP/1.1 request; returns (status, headers, body bytes)."""
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        h = {"Host": "127.0.0.1", "Connection": "close"}
+        if token:
+            h["Authorization"] = "Bearer " + token
+        h.update(headers or {})
+        if body is not None:
+            h["Content-Length"] = str(len(body))
+        req = "%s %s HTTP/1.1\r\n" % (method, path)
+        req += "".join("%s: %s\r\n" % kv for kv in h.items()) + "\r\n"
+        s.sendall(req.encode() + (body or b""))
+        data = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+        s.close()
+        head, _, rest = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        status = int(lines[0].split()[1])
+        hdrs = {}
+        for l in lines[1:]:
+            k, _, v = l.partition(":")
+            hdrs[k.strip().lower()] = v.strip()
+        if hdrs.get("transfer-encoding", "").lower() == "chunked":
+            rest = dechunk(rest)
+        return status, hdrs, rest
+
+    def api(self, method, path, token=None, **kw):
+        status, hdrs, body = self.request(method, path, token, **kw)
+        doc = json.loads(body) if body.strip() else None
+        return status, hdrs, doc
+
+    def subscribe(self, token, endpoint, cid, **params):
+        q = dict(connection_id=cid, **params)
+        return self.api("GET", "/stream/0" + endpoint + "?" +
+                        urllib.parse.urlencode(q), token)
+
+    def stream(self, token=None, path="/stream/user", **params):
+        return ChunkedStream(self, token, path, params)
+
+    # ---- stop ----
+    def stop(self, tap=None):
+        """SIGTERM; returns the exit status. With tap, asserts a clean
+        exit and no sanitizer report."""
+        if self._pub is not None:
+            self._pub.close()
+        rc = None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                rc = self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                rc = self.proc.wait()
+        else:
+            rc = self.proc.returncode
+        self.logf.close()
+        log = self.log()
+        if tap is not None:
+            tap.eq(rc, 0, "sluiced exits 0 on SIGTERM")
+            bad = [l for l in log.splitlines() if "Sanitizer" in l or
+                   "runtime error" in l or "LeakSanitizer" in l]
+            tap.ok(not bad, "no sanitizer reports", "\n".join(bad[:20]) +
+                   "\n" + log[-3000:])
+        shutil.rmtree(self.dir, ignore_errors=True)
+        return rc
+
+
+def dechunk(data):
+    out = b""
+    while data:
+        line, _, data = data.partition(b"\r\n")
+        n = int(line.split(b";")[0], 16)
+        if n == 0:
+            break
+        out += data[:n]
+        data = data[n + 2:]
+    return out
+
+
+class ChunkedStream:
+    """A user stream read over a raw socket, decoding HTTP/1.1 chunked
+    transfer by hand and splitting messages on \\r\\n."""
+
+    def __init__(self, sl, token, path, params):
+        params = dict(params)
+        if params.pop("query_token", False) and token:
+            params["access_token"] = token
+            token = None
+        q = urllib.parse.urlencode(params)
+        self.sock = socket.create_connection(("127.0.0.1", sl.port), timeout=10)
+        h = "GET %s%s HTTP/1.1\r\nHost: 127.0.0.1\r\n" % (path, "?" + q if q else "")
+        if token:
+            h += "Authorization: Bearer %s\r\n" % token
+        self.sock.sendall((h + "\r\n").encode())
+        self.buf = b""
+        while b"\r\n\r\n" not in self.buf:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                break
+            self.buf += chunk
+        head, _, self.buf = self.buf.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        self.status = int(lines[0].split()[1]) if lines and lines[0] else 0
+        self.headers = {}
+        for l in lines[1:]:
+            k, _, v = l.partition(":")
+            self.headers[k.strip().lower()] = v.strip()
+        self.cid = self.headers.get("connection-id")
+        self.chunked = self.headers.get("transfer-encoding", "").lower() == "chunked"
+        self.body = b""          # de-chunked bytes not yet split
+        self.ended = False       # the terminating 0-size chunk was seen
+        self.closed = False      # the socket was closed
+        self.keepalives = 0
+        self.chunks = 0
+
+    def _decode(self):
+        while True:
+            if b"\r\n" not in self.buf:
+                return
+            line, _, rest = self.buf.partition(b"\r\n")
+            n = int(line.split(b";")[0], 16)
+            if n == 0:
+                self.ended = True
+                self.buf = b""
+                return
+            if len(rest) < n + 2:
+                return
+            assert rest[n:n + 2] == b"\r\n", "chunk not followed by CRLF"
+            self.body += rest[:n]
+            self.chunks += 1
+            self.buf = rest[n + 2:]
+
+    def _fill(self, timeout):
+        self.sock.settimeout(timeout)
+        try:
+            chunk = self.sock.recv(65536)
+        except socket.timeout:
+            return False
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self.closed = True
+            return False
+        self.buf += chunk
+        self._decode()
+        return True
+
+    def next(self, timeout=5.0):
+        """The next message as a dict (keepalives are counted and
+        skipped), or None on timeout or end of stream."""
+        deadline = time.time() + timeout
+        while True:
+            while b"\r\n" in self.body:
+                line, _, self.body = self.body.partition(b"\r\n")
+                if line == b"":
+                    self.keepalives += 1
+                    continue
+                return json.loads(line)
+            left = deadline - time.time()
+            if left <= 0 or self.ended or self.closed:
+                return None
+            self._fill(left)
+
+    def drain(self, timeout=0.5):
+        """Every message that arrives within timeout of the last one."""
+        out = []
+        while True:
+            m = self.next(timeout)
+            if m is None:
+                return out
+            out.append(m)
+
+    def wait_end(self, timeout=5.0):
+        """True when the server ends the stream (last chunk or close)."""
+        deadline = time.time() + timeout
+        while not (self.ended or self.closed) and time.time() < deadline:
+            self._fill(deadline - time.time())
+        return self.ended or self.closed
+
+    def close(self):
+        self.sock.close()
+
+
+def event(id, keys, type="post", action="create", data=None, **extra):
+    """An ingest event record."""
+    rec = {"type": type, "action": action, "id": str(id), "keys": keys}
+    if data is not None or action != "delete":
+        rec["data"] = data if data is not None else {"id": str(id), "text": "post %s" % id}
+    rec.update(extra)
+    return rec
