@@ -368,13 +368,19 @@ config_line(struct config *c, const char *line, bool *seen, char *err,
 	p = trim(copy);
 	if (*p == '\0')
 		return 0;
-	if ((eq = strchr(p, '=')) == NULL) {
+	/* "key = value"; route lines also read "route /path/{x} = key:{x}" */
+	name = p;
+	while (*p && *p != '=' && *p != ' ' && *p != '\t')
+		p++;
+	eq = p;
+	val = trim(p);
+	if (*val == '=')
+		val = trim(val + 1);
+	else if (!(eq - name == 5 && strncmp(name, "route", 5) == 0 && *val)) {
 		snprintf(err, errlen, "expected 'key = value'");
 		return -1;
 	}
 	*eq = '\0';
-	name = trim(p);
-	val = trim(eq + 1);
 	if ((k = find_key(name)) == NULL) {
 		snprintf(err, errlen, "unknown key '%s'", name);
 		return -1;
