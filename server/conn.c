@@ -1,31 +1,33 @@
 /* conn.c - a consumer connection's outbound queue. The dispatcher pushes
  * references to rendered messages; the transport's writer drains them.
  * For chunked streams the writer is MHD's content reader, which suspends
- * the connection when the queue runs dry; a push onto an empty queue of
- * a suspended connection resumes it, exactly once per suspend. */
+ * the connection when the queue runs dry; a push onto the queue of a
+ * suspended connection resumes it, exactly once per suspend. For
+ * WebSocket the writer is the session's worker, woken through its
+ * queue only when the connection is not already waiting there. */
 #include "conn.h"
+#include "alloc.h"
 #include "log.h"
 #include "sluiced.h"
+#include "ws.h"
 
 #include <microhttpd.h>
 #include <stdlib.h>
 #include <string.h>
 
-static const char crlf[] = "\r\n";
-
 struct conn *
-conn_new(enum conn_transport t, const uint8_t *token_hash)
+conn_new(enum conn_transport t, enum conn_kind k, const uint8_t *token_hash)
 {
-	struct conn *c = calloc(1, sizeof(*c));
+	struct conn *c = xcalloc(1, sizeof(*c));
 
-	if (c == NULL)
-		fatal("%s: out of memory", __func__);
 	pthread_mutex_init(&c->mu, NULL);
 	c->refs = 1;
 	c->transport = t;
+	c->kind = k;
 	if (token_hash != NULL)
 		memcpy(c->token_hash, token_hash, TOKEN_HASH_LEN);
 	CDS_INIT_LIST_HEAD(&c->live);
+	cds_wfcq_node_init(&c->wake_node);
 	return c;
 }
 
@@ -39,15 +41,8 @@ conn_ref(struct conn *c)
 static void
 drop_queue_locked(struct conn *c)
 {
-	struct qitem *q, *n;
-
-	for (q = c->qhead; q; q = n) {
-		n = q->next;
-		qitem_free(q);
-	}
-	METRIC_ADD(queued_bytes, -(int64_t)c->queued);
-	c->qhead = c->qtail = NULL;
-	c->queued = 0;
+	METRIC_ADD(queued_bytes, -(int64_t)c->q.bytes);
+	qlist_clear(&c->q);
 }
 
 void
@@ -61,57 +56,39 @@ conn_unref(struct conn *c)
 }
 
 struct qitem *
-qitem_new(const void *head, size_t headlen, struct msg *tail, uint64_t cursor)
+conn_item(const struct conn *c, const void *head, size_t headlen,
+    struct msg *tail, uint64_t cursor)
 {
-	struct qitem *q = malloc(sizeof(*q) + headlen);
-
-	if (q == NULL)
-		fatal("%s: out of memory", __func__);
-	q->next = NULL;
-	q->tail = tail ? msg_ref(tail) : NULL;
-	q->headlen = (uint32_t)headlen;
-	q->off = 0;
-	q->cursor = cursor;
-	memcpy(q->head, head, headlen);
-	return q;
+	if (c->transport == CONN_WEBSOCKET)
+		return qitem_ws(head, headlen, tail, cursor);
+	return qitem_chunked(head, headlen, tail, cursor);
 }
 
-void
-qitem_free(struct qitem *q)
-{
-	msg_unref(q->tail);
-	free(q);
-}
-
-/* head + tail, plus "\r\n" after every message (a keepalive is a bare
- * "\r\n": its head is empty) */
 size_t
-qitem_len(const struct qitem *q)
+conn_queued_locked(const struct conn *c)
 {
-	return q->headlen + (q->tail ? q->tail->len : 0) + 2;
+	return c->q.bytes + c->inflight;
 }
 
 static void
 wake_locked(struct conn *c)
 {
-	if (c->transport == CONN_CHUNKED && c->suspended) {
-		c->suspended = false;
-		MHD_resume_connection(c->mhd);
+	if (c->transport == CONN_CHUNKED) {
+		if (c->suspended) {
+			c->suspended = false;
+			MHD_resume_connection(c->mhd);
+		}
+	} else if (!c->wake_pending && c->worker != NULL) {
+		c->wake_pending = true;
+		ws_wake(c->worker, conn_ref(c));
 	}
 }
 
 static void
 append_locked(struct conn *c, struct qitem *q)
 {
-	size_t len = qitem_len(q);
-
-	if (c->qtail)
-		c->qtail->next = q;
-	else
-		c->qhead = q;
-	c->qtail = q;
-	c->queued += len;
-	METRIC_ADD(queued_bytes, (int64_t)len);
+	qlist_push(&c->q, q);
+	METRIC_ADD(queued_bytes, (int64_t)qitem_len(q));
 }
 
 int
@@ -125,24 +102,27 @@ conn_push(struct conn *c, struct qitem *q)
 		qitem_free(q);
 		return -1;
 	}
-	if (c->queued + len > limit) {
+	if (conn_queued_locked(c) + len > limit) {
 		/* the slow-consumer rule: drop it, keep everyone else going */
-		log_info("slow consumer: %zu bytes queued, closing the stream",
-		    c->queued);
+		log_info("slow consumer: %zu bytes queued, closing its stream",
+		    conn_queued_locked(c));
 		METRIC_ADD(slow_consumer_drops, 1);
-		drop_queue_locked(c);
 		c->closing = true;
+		c->close_code = 1008;
+		c->close_reason = "buffer full";
+		if (c->transport == CONN_CHUNKED)
+			drop_queue_locked(c);
 		wake_locked(c);
 		pthread_mutex_unlock(&c->mu);
 		qitem_free(q);
 		return -1;
 	}
 	append_locked(c, q);
-	if (!c->warned && c->queued > limit / 2) {
+	if (!c->warned && conn_queued_locked(c) > limit / 2) {
 		static const char w[] = "{\"meta\":{\"type\":\"warning\","
 		    "\"code\":\"falling_behind\",\"percent_full\":50}}";
 		c->warned = true;
-		append_locked(c, qitem_new(w, sizeof(w) - 1, NULL, 0));
+		append_locked(c, conn_item(c, w, sizeof(w) - 1, NULL, 0));
 	}
 	wake_locked(c);
 	pthread_mutex_unlock(&c->mu);
@@ -150,12 +130,17 @@ conn_push(struct conn *c, struct qitem *q)
 }
 
 void
-conn_close(struct conn *c)
+conn_close(struct conn *c, uint16_t code, const char *reason)
 {
 	pthread_mutex_lock(&c->mu);
-	c->closing = true;
-	drop_queue_locked(c);
-	wake_locked(c);
+	if (!c->closing) {
+		c->closing = true;
+		c->close_code = code;
+		c->close_reason = reason;
+		if (c->transport == CONN_CHUNKED)
+			drop_queue_locked(c);
+		wake_locked(c);
+	}
 	pthread_mutex_unlock(&c->mu);
 }
 
@@ -166,10 +151,10 @@ conn_take_locked(struct conn *c, char *buf, size_t max)
 
 	if (c->closing)
 		return -1;
-	while (c->qhead != NULL && n < max) {
-		struct qitem *q = c->qhead;
+	while (c->q.head != NULL && n < max) {
+		struct qitem *q = c->q.head;
 		size_t tl = q->tail ? q->tail->len : 0;
-		size_t total = q->headlen + tl + 2, o = q->off, k;
+		size_t total = qitem_len(q), o = q->off, k;
 
 		/* copy from whichever part of the item o is in */
 		while (o < total && n < max) {
@@ -183,7 +168,7 @@ conn_take_locked(struct conn *c, char *buf, size_t max)
 				src = q->tail->data + (o - q->headlen);
 				avail = q->headlen + tl - o;
 			} else {
-				src = crlf + (o - q->headlen - tl);
+				src = qitem_crlf + (o - q->headlen - tl);
 				avail = total - o;
 			}
 			k = avail < max - n ? avail : max - n;
@@ -196,15 +181,11 @@ conn_take_locked(struct conn *c, char *buf, size_t max)
 			break;
 		if (q->cursor)
 			c->written_cursor = q->cursor;
-		c->qhead = q->next;
-		if (c->qhead == NULL)
-			c->qtail = NULL;
-		c->queued -= total;
 		METRIC_ADD(queued_bytes, -(int64_t)total);
-		qitem_free(q);
+		qitem_free(qlist_pop(&c->q));
 	}
 	/* below a quarter full again: a later backlog earns a new warning */
-	if (c->warned && c->queued < sl.cfg.send_buffer_limit / 4)
+	if (c->warned && c->q.bytes < sl.cfg.send_buffer_limit / 4)
 		c->warned = false;
 	return (long)n;
 }

@@ -100,6 +100,8 @@ reject(const char *reason, const char *detail)
 static void
 touched(struct conn *c)
 {
+	if (c->transport != CONN_CHUNKED)
+		return;		/* WebSocket workers ping for themselves */
 	c->last_push_ms = now_ms();
 	cds_list_del(&c->live);
 	cds_list_add_tail(&c->live, &D.live);
@@ -152,9 +154,12 @@ deliver(struct event *ev)
 				buf_addc(h, ',');
 		}
 		buf_adds(h, "],");
-		if (conn_push(st->consumer, qitem_new(h->p, h->len,
+		if (conn_push(st->consumer, conn_item(st->consumer, h->p, h->len,
 		    ev->user_tail, ev->cursor)) == 0) {
-			METRIC_ADD(deliveries_chunked, 1);
+			if (st->consumer->transport == CONN_CHUNKED)
+				METRIC_ADD(deliveries_chunked, 1);
+			else
+				METRIC_ADD(deliveries_ws, 1);
 			touched(st->consumer);
 		}
 	}
@@ -175,7 +180,7 @@ apply_token(struct token_rec *t)
 		cds_list_for_each_entry(st, streams_list(), all) {
 			if (st->consumer != NULL && memcmp(st->consumer->token_hash,
 			    ti.hash, TOKEN_HASH_LEN) == 0) {
-				conn_close(st->consumer);
+				conn_close(st->consumer, 1008, "token revoked");
 				stream_detach(st);
 			}
 		}
@@ -275,7 +280,20 @@ op_attach(struct op *op)
 		log_debug("stream %.8s...: consumer resumes", st->cid);
 	st->auto_delete = op->auto_delete;
 	stream_attach(st, op->conn);
-	cds_list_add_tail(&op->conn->live, &D.live);
+	if (op->conn->transport == CONN_CHUNKED)
+		cds_list_add_tail(&op->conn->live, &D.live);
+	else {
+		/* a WebSocket consumer hears its id first, before any event */
+		struct buf *h = &D.head;
+
+		h->len = 0;
+		buf_adds(h, "{\"meta\":{\"type\":\"connection\",\"connection_id\":\"");
+		buf_adds(h, st->cid);
+		buf_adds(h, "\",\"stream\":{\"endpoint\":");
+		buf_json_str(h, op->endpoint);
+		buf_adds(h, "}}}");
+		conn_push(op->conn, conn_item(op->conn, h->p, h->len, NULL, 0));
+	}
 	strcpy(op->cid, st->cid);
 	op->status = 200;
 }
@@ -386,7 +404,7 @@ op_shutdown(struct op *op)
 	D.shutting_down = true;
 	cds_list_for_each_entry(st, streams_list(), all) {
 		if (st->consumer != NULL) {
-			conn_close(st->consumer);
+			conn_close(st->consumer, 1001, "going away");
 			stream_detach(st);
 		}
 	}
@@ -446,7 +464,7 @@ on_tick(struct pollable *p, uint32_t events)
 		c = cds_list_first_entry(&D.live, struct conn, live);
 		if (now - c->last_push_ms < ka)
 			break;
-		conn_push(c, qitem_new("", 0, NULL, 0));
+		conn_push(c, conn_item(c, "", 0, NULL, 0));
 		touched(c);
 	}
 	/* streams nobody has read for replay_window are deleted */

@@ -10,6 +10,7 @@
 #include "dispatch.h"
 #include "log.h"
 #include "sluiced.h"
+#include "ws.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -60,6 +61,7 @@ error_slug(unsigned code)
 	case 403: return "not-authorized";
 	case 404: return "not-found";
 	case 405: return "method-not-allowed";
+	case 426: return "upgrade-required";
 	case 429: return "rate-limited";
 	case 501: return "not-implemented";
 	case 503: return "unavailable";
@@ -207,18 +209,112 @@ wants_websocket(struct MHD_Connection *mc)
 	return up != NULL && strcasecmp(up, "websocket") == 0;
 }
 
+/* ---- WebSocket upgrades ---- */
+
+/* Per-request state of an upgrade: MHD hands the socket to upgrade_cb,
+ * or, if the 101 never reaches the client, only tells request_done. */
+struct upgrade_req {
+	struct conn	*conn;		/* our reference until handed over */
+};
+
+static void
+upgrade_cb(void *cls, struct MHD_Connection *mc, void *req_cls,
+    const char *extra, size_t extra_len, MHD_socket sock,
+    struct MHD_UpgradeResponseHandle *urh)
+{
+	struct upgrade_req *u = req_cls;
+	struct conn *c = u->conn;
+
+	u->conn = NULL;
+	ws_handoff(c, sock, urh, extra, extra_len);
+}
+
+static void
+request_done(void *cls, struct MHD_Connection *mc, void **req_cls,
+    enum MHD_RequestTerminationCode toe)
+{
+	struct upgrade_req *u = *req_cls;
+
+	if (u == NULL)
+		return;
+	if (u->conn != NULL) {
+		/* attached but never upgraded: let the stream go */
+		struct op *op = xcalloc(1, sizeof(*op));
+		op->kind = OP_DETACH;
+		op->conn = u->conn;
+		dispatch_post(op);
+	}
+	free(u);
+	*req_cls = NULL;
+}
+
+/* Check the handshake (RFC 6455 4.2.1); 0, or an HTTP status. */
+static unsigned
+ws_check(struct MHD_Connection *mc, char accept[29], const char **msg)
+{
+	const char *ver = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
+	    "Sec-WebSocket-Version");
+	const char *key = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
+	    "Sec-WebSocket-Key");
+
+	if (ver == NULL || strcmp(ver, "13") != 0) {
+		*msg = "only WebSocket version 13 is spoken";
+		return 426;
+	}
+	if (key == NULL || ws_accept_key(key, accept) < 0) {
+		*msg = "missing or malformed Sec-WebSocket-Key";
+		return 400;
+	}
+	return 0;
+}
+
+/* Attach c (a new WebSocket conn) through op and answer 101. */
 static enum MHD_Result
-user_stream(struct MHD_Connection *mc, const struct token_info *ti)
+ws_upgrade(struct MHD_Connection *mc, void **req_cls, struct op *op,
+    const char *accept)
+{
+	struct MHD_Response *r;
+	struct upgrade_req *u;
+	enum MHD_Result ret;
+	struct conn *c = op->conn;
+
+	dispatch_call(op);
+	if (op->status != 200) {
+		conn_unref(c);
+		return respond_error(mc, (unsigned)op->status, op->error);
+	}
+	u = xcalloc(1, sizeof(*u));
+	u->conn = c;
+	*req_cls = u;
+	r = MHD_create_response_for_upgrade(upgrade_cb, NULL);
+	if (r == NULL)
+		return MHD_NO;		/* request_done lets the stream go */
+	MHD_add_response_header(r, MHD_HTTP_HEADER_UPGRADE, "websocket");
+	MHD_add_response_header(r, "Sec-WebSocket-Accept", accept);
+	MHD_add_response_header(r, "Connection-Id", op->cid);
+	ret = MHD_queue_response(mc, MHD_HTTP_SWITCHING_PROTOCOLS, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static enum MHD_Result
+user_stream(struct MHD_Connection *mc, const char *url, void **req_cls,
+    const struct token_info *ti)
 {
 	struct MHD_Response *r;
 	struct op op;
 	struct conn *c;
 	const char *cid = arg(mc, "connection_id");
 	enum MHD_Result ret;
+	bool ws = wants_websocket(mc);
+	char accept[29];
 
-	if (wants_websocket(mc))
-		return respond_error(mc, 501, "WebSocket user streams are not "
-		    "available yet; use HTTP chunked (no Upgrade header)");
+	if (ws) {
+		const char *msg;
+		unsigned code = ws_check(mc, accept, &msg);
+		if (code != 0)
+			return respond_error(mc, code, msg);
+	}
 	memset(&op, 0, sizeof(op));
 	op.kind = OP_ATTACH;
 	op.tok = *ti;
@@ -226,7 +322,12 @@ user_stream(struct MHD_Connection *mc, const struct token_info *ti)
 	if (cid != NULL && strlen(cid) == CID_LEN)
 		strcpy(op.cid, cid);
 	op.auto_delete = arg_true(mc, "auto_delete");
-	c = conn_new(CONN_CHUNKED, ti->hash);
+	snprintf(op.endpoint, sizeof(op.endpoint), "%s", url);
+	if (ws) {
+		op.conn = conn_new(CONN_WEBSOCKET, CONN_USER, ti->hash);
+		return ws_upgrade(mc, req_cls, &op, accept);
+	}
+	c = conn_new(CONN_CHUNKED, CONN_USER, ti->hash);
 	c->mhd = mc;
 	op.conn = c;
 	dispatch_call(&op);
@@ -398,7 +499,7 @@ handle_request(void *cls, struct MHD_Connection *mc, const char *url,
 			return respond_error(mc, 405, "user streams are opened with GET");
 		if ((code = authenticate(mc, TOKEN_USER, &ti, &msg)) != 0)
 			return respond_error(mc, code, msg);
-		return user_stream(mc, &ti);
+		return user_stream(mc, url, req_cls, &ti);
 	}
 	if ((path = strip_prefix(url)) == NULL)
 		return respond_error(mc, 404, "not found");
@@ -470,6 +571,7 @@ start_one(const char *addr, char *err, size_t errlen)
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)sl.cfg.max_connections,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
 	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
+	    MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL,
 	    MHD_OPTION_END);
 	if (d == NULL) {
 		snprintf(err, errlen, "cannot listen on %s (%s)", addr,

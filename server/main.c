@@ -8,6 +8,7 @@
 #include "log.h"
 #include "rcu.h"
 #include "sluiced.h"
+#include "ws.h"
 
 #include <getopt.h>
 #include <signal.h>
@@ -128,6 +129,7 @@ main(int argc, char **argv)
 
 	sl.subs = subtable_new();
 	if (dispatch_start(err, sizeof(err)) < 0 ||
+	    ws_start((int)sl.cfg.workers, err, sizeof(err)) < 0 ||
 	    http_start(err, sizeof(err)) < 0) {
 		log_err("%s", err);
 		return 1;
@@ -155,10 +157,13 @@ main(int argc, char **argv)
 		op.kind = OP_SHUTDOWN;
 		dispatch_call(&op);
 	}
-	for (int i = 0; i < 200 && http_open_streams() > 0; i++) {
+	/* give chunked streams their last chunk and WebSocket peers the
+	 * time to answer the 1001 close */
+	for (int i = 0; i < 300 && (http_open_streams() > 0 || ws_sessions() > 0); i++) {
 		struct timespec ts = { 0, 10 * 1000 * 1000 };
 		nanosleep(&ts, NULL);
 	}
+	ws_stop();
 	http_stop();
 	dispatch_stop();
 	urcu_memb_barrier();

@@ -13,6 +13,9 @@
  *               answer the JSON API, and write chunked streams from
  *               their connection queues (conn.c). They never enter an
  *               RCU read-side section.
+ *   ws workers  (ws.c) one epoll loop each: own the upgraded WebSocket
+ *               sockets handed to them, frame with wslay (wssess.c),
+ *               ping, and drop dead peers.
  */
 #ifndef SLUICED_H
 #define SLUICED_H
@@ -39,8 +42,12 @@ struct metrics {
 	uint64_t	rejected_too_long;
 	uint64_t	rejected_truncated;
 	uint64_t	deliveries_chunked;
+	uint64_t	deliveries_ws;
 	uint64_t	slow_consumer_drops;
-	uint64_t	conns_chunked_user;
+	uint64_t	ws_bytes_written;
+	int64_t		conns_chunked_user;
+	int64_t		conns_ws_user;
+	int64_t		conns_ws_app;
 	int64_t		queued_bytes;
 };
 

@@ -191,7 +191,7 @@ stream_attach(struct stream *st, struct conn *c)
 {
 	if (st->consumer != NULL) {
 		/* takeover: the newer consumer wins */
-		conn_close(st->consumer);
+		conn_close(st->consumer, 4001, "replaced");
 		stream_detach(st);
 	}
 	st->consumer = conn_ref(c);
@@ -220,7 +220,7 @@ stream_delete(struct stream *st)
 	struct sub *s, *n;
 
 	if (st->consumer != NULL) {
-		conn_close(st->consumer);
+		conn_close(st->consumer, 1000, "stream deleted");
 		stream_detach(st);
 	}
 	for (s = st->subs; s; s = n) {

@@ -1,0 +1,135 @@
+/* qitem.c - outbound messages and queues of them */
+#include "qitem.h"
+#include "alloc.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+const char qitem_crlf[2] = { '\r', '\n' };
+
+size_t
+ws_frame_header(uint8_t out[10], uint8_t opcode, uint64_t len)
+{
+	out[0] = 0x80 | (opcode & 0x0f);	/* FIN, no RSV bits */
+	if (len < 126) {
+		out[1] = (uint8_t)len;
+		return 2;
+	}
+	if (len < 65536) {
+		out[1] = 126;
+		out[2] = (uint8_t)(len >> 8);
+		out[3] = (uint8_t)len;
+		return 4;
+	}
+	out[1] = 127;
+	for (int i = 0; i < 8; i++)
+		out[2 + i] = (uint8_t)(len >> (56 - 8 * i));
+	return 10;
+}
+
+static struct qitem *
+build(const void *pre, size_t prelen, const void *head, size_t headlen,
+    struct msg *tail, uint64_t cursor, uint8_t traillen)
+{
+	struct qitem *q = xmalloc(sizeof(*q) + prelen + headlen);
+
+	q->next = NULL;
+	q->tail = tail ? msg_ref(tail) : NULL;
+	q->headlen = (uint32_t)(prelen + headlen);
+	q->off = 0;
+	q->cursor = cursor;
+	q->traillen = traillen;
+	if (prelen)
+		memcpy(q->head, pre, prelen);
+	if (headlen)
+		memcpy(q->head + prelen, head, headlen);
+	return q;
+}
+
+struct qitem *
+qitem_chunked(const void *head, size_t headlen, struct msg *tail,
+    uint64_t cursor)
+{
+	return build(NULL, 0, head, headlen, tail, cursor, 2);
+}
+
+struct qitem *
+qitem_ws(const void *head, size_t headlen, struct msg *tail, uint64_t cursor)
+{
+	uint8_t hdr[10];
+	size_t n = ws_frame_header(hdr, 0x1, headlen + (tail ? tail->len : 0));
+
+	return build(hdr, n, head, headlen, tail, cursor, 0);
+}
+
+struct qitem *
+qitem_raw(const void *head, size_t headlen, struct msg *tail, uint64_t cursor)
+{
+	return build(NULL, 0, head, headlen, tail, cursor, 0);
+}
+
+void
+qitem_free(struct qitem *q)
+{
+	msg_unref(q->tail);
+	free(q);
+}
+
+size_t
+qitem_len(const struct qitem *q)
+{
+	return q->headlen + (q->tail ? q->tail->len : 0) + q->traillen;
+}
+
+void
+qlist_push(struct qlist *l, struct qitem *q)
+{
+	q->next = NULL;
+	if (l->tail)
+		l->tail->next = q;
+	else
+		l->head = q;
+	l->tail = q;
+	l->bytes += qitem_len(q);
+	l->count++;
+}
+
+struct qitem *
+qlist_pop(struct qlist *l)
+{
+	struct qitem *q = l->head;
+
+	if (q == NULL)
+		return NULL;
+	l->head = q->next;
+	if (l->head == NULL)
+		l->tail = NULL;
+	l->bytes -= qitem_len(q);
+	l->count--;
+	q->next = NULL;
+	return q;
+}
+
+void
+qlist_splice(struct qlist *to, struct qlist *from)
+{
+	if (from->head == NULL)
+		return;
+	if (to->tail)
+		to->tail->next = from->head;
+	else
+		to->head = from->head;
+	to->tail = from->tail;
+	to->bytes += from->bytes;
+	to->count += from->count;
+	memset(from, 0, sizeof(*from));
+}
+
+void
+qlist_clear(struct qlist *l)
+{
+	struct qitem *q;
+
+	while ((q = qlist_pop(l)) != NULL)
+		qitem_free(q);
+}

@@ -1,0 +1,501 @@
+/* ws.c - WebSocket workers. An upgraded socket is handed to one worker,
+ * round robin, and stays there: its wslay context (wssess) is only ever
+ * touched by that thread. The dispatcher wakes a worker through a
+ * wait-free queue of connections plus an eventfd written only when the
+ * queue goes from empty to non-empty. A timer per worker sends pings,
+ * drops peers silent for two keepalive intervals (the only way to notice
+ * a dead peer, above all behind TLS), and ends close handshakes that the
+ * peer never answers. */
+#include "ws.h"
+#include "alloc.h"
+#include "conn.h"
+#include "dispatch.h"
+#include "log.h"
+#include "rcu.h"
+#include "sluiced.h"
+#include "wssess.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/timerfd.h>
+#include <unistd.h>
+
+#define CLOSE_WAIT_MS	2000	/* how long a close handshake may take */
+
+struct ws {
+	struct cds_wfcq_node	 node;		/* on the worker's new queue */
+	struct cds_list_head	 link;		/* in the worker's sessions */
+	struct wsworker		*w;
+	struct conn		*c;
+	int			 fd;
+	struct MHD_UpgradeResponseHandle *urh;
+	struct wssess		*sess;
+	char			*extra;		/* bytes MHD read past the headers */
+	size_t			 extra_len, extra_off;
+	uint32_t		 events;	/* registered with epoll */
+	uint64_t		 seen_rx;	/* wssess_received at the last tick */
+	int64_t			 last_rx_ms;
+	int64_t			 last_ping_ms;
+	int64_t			 close_deadline_ms;	/* 0: not closing */
+};
+
+struct wsworker {
+	pthread_t		 thread;
+	int			 epfd;
+	int			 evfd;
+	int			 tfd;
+	struct cds_wfcq_head	 newh;		/* sessions handed over */
+	struct cds_wfcq_tail	 newt;
+	struct cds_wfcq_head	 wakeh;		/* conns with work */
+	struct cds_wfcq_tail	 waket;
+	struct cds_list_head	 sessions;
+	bool			 running;
+};
+
+static struct wsworker *workers;
+static int nworkers;
+static unsigned next_worker;	/* atomic */
+static long nsessions;		/* atomic */
+
+/* epoll data for the worker's own fds: distinct addresses */
+static char tag_ev, tag_timer;
+
+/* ---- I/O callbacks for wssess ---- */
+
+static ssize_t
+io_recv(void *ud, uint8_t *buf, size_t len)
+{
+	struct ws *s = ud;
+	ssize_t n;
+
+	if (s->extra_off < s->extra_len) {
+		n = (ssize_t)(s->extra_len - s->extra_off);
+		if ((size_t)n > len)
+			n = (ssize_t)len;
+		memcpy(buf, s->extra + s->extra_off, (size_t)n);
+		s->extra_off += (size_t)n;
+		return n;
+	}
+	do
+		n = recv(s->fd, buf, len, 0);
+	while (n < 0 && errno == EINTR);
+	return n;
+}
+
+static ssize_t
+io_writev(void *ud, const struct iovec *iov, int iovcnt)
+{
+	struct ws *s = ud;
+	struct msghdr mh = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt };
+	ssize_t n;
+
+	do
+		n = sendmsg(s->fd, &mh, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
+	if (n > 0)
+		METRIC_ADD(ws_bytes_written, (uint64_t)n);
+	return n;
+}
+
+static void
+on_text(void *ud, const uint8_t *msg, size_t len)
+{
+	struct ws *s = ud;
+
+	/* app streams answer client text with "pong", as pnut does */
+	if (s->c->kind == CONN_APP)
+		wssess_send_text(s->sess, "pong", 4);
+}
+
+static const struct wssess_cb io_cb = { io_recv, io_writev, on_text };
+
+/* ---- sessions ---- */
+
+static void
+set_events(struct ws *s, uint32_t events)
+{
+	struct epoll_event ev = { .events = events, .data.ptr = s };
+
+	if (events == s->events)
+		return;
+	if (epoll_ctl(s->w->epfd, EPOLL_CTL_MOD, s->fd, &ev) == 0)
+		s->events = events;
+}
+
+/* Keep the conn's idea of what is in flight in step with the session. */
+static void
+sync_inflight(struct ws *s)
+{
+	struct conn *c = s->c;
+	size_t pending = wssess_pending(s->sess);
+	uint64_t cur = wssess_written_cursor(s->sess);
+
+	pthread_mutex_lock(&c->mu);
+	METRIC_ADD(queued_bytes, (int64_t)pending - (int64_t)c->inflight);
+	c->inflight = pending;
+	if (cur > c->written_cursor)
+		c->written_cursor = cur;
+	if (c->warned && conn_queued_locked(c) < sl.cfg.send_buffer_limit / 4)
+		c->warned = false;
+	pthread_mutex_unlock(&c->mu);
+}
+
+static void
+teardown(struct ws *s)
+{
+	struct conn *c = s->c;
+	struct op *op;
+
+	epoll_ctl(s->w->epfd, EPOLL_CTL_DEL, s->fd, NULL);
+	cds_list_del(&s->link);
+	wssess_free(s->sess);
+	s->sess = NULL;
+	MHD_upgrade_action(s->urh, MHD_UPGRADE_ACTION_CLOSE);
+	pthread_mutex_lock(&c->mu);
+	METRIC_ADD(queued_bytes, -(int64_t)c->inflight);
+	c->inflight = 0;
+	c->ws = NULL;
+	c->closing = true;
+	c->ended = true;
+	pthread_mutex_unlock(&c->mu);
+	if (c->kind == CONN_USER)
+		METRIC_ADD(conns_ws_user, -1);
+	else
+		METRIC_ADD(conns_ws_app, -1);
+	__atomic_sub_fetch(&nsessions, 1, __ATOMIC_RELAXED);
+	/* the session's reference passes to the op */
+	op = xcalloc(1, sizeof(*op));
+	op->kind = OP_DETACH;
+	op->conn = c;
+	dispatch_post(op);
+	free(s->extra);
+	free(s);
+}
+
+/* Write what can be written; tear down when the session is over.
+ * Returns -1 if s is gone. */
+static int
+flush(struct ws *s)
+{
+	int rc = wssess_write(s->sess);
+
+	sync_inflight(s);
+	if (rc < 0 || wssess_finished(s->sess)) {
+		teardown(s);
+		return -1;
+	}
+	if (wssess_closing(s->sess) && s->close_deadline_ms == 0)
+		s->close_deadline_ms = now_ms() + CLOSE_WAIT_MS;
+	set_events(s, EPOLLIN | (rc == 1 ? EPOLLOUT : 0));
+	return 0;
+}
+
+/* Move what the dispatcher queued into the session, or start closing. */
+static int
+pull(struct ws *s)
+{
+	struct conn *c = s->c;
+	struct qlist items = { 0 };
+	uint16_t code = 0;
+	const char *reason = NULL;
+
+	pthread_mutex_lock(&c->mu);
+	c->wake_pending = false;
+	if (c->closing) {
+		code = c->close_code ? c->close_code : 1000;
+		reason = c->close_reason;
+		METRIC_ADD(queued_bytes, -(int64_t)c->q.bytes);
+		qlist_clear(&c->q);
+	} else {
+		c->inflight += c->q.bytes;
+		qlist_splice(&items, &c->q);
+	}
+	pthread_mutex_unlock(&c->mu);
+	if (code != 0)
+		wssess_close(s->sess, code, reason);
+	else
+		wssess_enqueue(s->sess, &items);
+	return flush(s);
+}
+
+static void
+start_session(struct wsworker *w, struct ws *s)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = s };
+	int fl = fcntl(s->fd, F_GETFL);
+
+	fcntl(s->fd, F_SETFL, fl | O_NONBLOCK);
+	s->w = w;
+	s->sess = wssess_new(&io_cb, s, sl.cfg.ws_max_message);
+	s->last_rx_ms = s->last_ping_ms = now_ms();
+	cds_list_add_tail(&s->link, &w->sessions);
+	if (s->sess == NULL || epoll_ctl(w->epfd, EPOLL_CTL_ADD, s->fd, &ev) < 0) {
+		log_warn("websocket: cannot start a session: %s", strerror(errno));
+		teardown(s);
+		return;
+	}
+	s->events = EPOLLIN;
+	pthread_mutex_lock(&s->c->mu);
+	s->c->worker = w;
+	s->c->ws = s;
+	pthread_mutex_unlock(&s->c->mu);
+	/* bytes that came with the upgrade request are read first */
+	if (s->extra_len > 0 && wssess_read(s->sess) < 0 &&
+	    wssess_finished(s->sess)) {
+		teardown(s);
+		return;
+	}
+	pull(s);
+}
+
+static void
+on_session_event(struct ws *s, uint32_t events)
+{
+	if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+		wssess_read(s->sess);
+	flush(s);
+}
+
+static void
+on_tick(struct wsworker *w)
+{
+	int64_t now = now_ms(), ka = sl.cfg.keepalive_interval_ms;
+	struct ws *s, *n;
+	uint64_t v;
+
+	(void)!read(w->tfd, &v, sizeof(v));
+	cds_list_for_each_entry_safe(s, n, &w->sessions, link) {
+		uint64_t rx = wssess_received(s->sess);
+
+		if (rx != s->seen_rx) {
+			s->seen_rx = rx;
+			s->last_rx_ms = now;
+		}
+		if (s->close_deadline_ms && now >= s->close_deadline_ms) {
+			teardown(s);		/* the peer never answered */
+			continue;
+		}
+		if (now - s->last_rx_ms >= 2 * ka) {
+			log_debug("websocket: peer silent for %lld ms, dropped",
+			    (long long)(now - s->last_rx_ms));
+			teardown(s);
+			continue;
+		}
+		if (now - s->last_ping_ms >= ka && !wssess_closing(s->sess)) {
+			s->last_ping_ms = now;
+			wssess_ping(s->sess);
+			flush(s);
+		}
+	}
+}
+
+static void
+drain_queues(struct wsworker *w)
+{
+	struct cds_wfcq_node *node;
+	uint64_t v;
+
+	(void)!read(w->evfd, &v, sizeof(v));
+	while ((node = __cds_wfcq_dequeue_blocking(&w->newh, &w->newt)) != NULL)
+		start_session(w, caa_container_of(node, struct ws, node));
+	while ((node = __cds_wfcq_dequeue_blocking(&w->wakeh, &w->waket)) != NULL) {
+		struct conn *c = caa_container_of(node, struct conn, wake_node);
+
+		/* the session may have ended since the wake was queued; only
+		 * this thread clears c->ws, so reading it here is safe */
+		if (c->ws != NULL)
+			pull(c->ws);
+		else {
+			pthread_mutex_lock(&c->mu);
+			c->wake_pending = false;
+			pthread_mutex_unlock(&c->mu);
+		}
+		conn_unref(c);
+	}
+}
+
+static void *
+worker_main(void *arg)
+{
+	struct wsworker *w = arg;
+	struct epoll_event evs[128];
+
+	while (__atomic_load_n(&w->running, __ATOMIC_ACQUIRE)) {
+		int n = epoll_wait(w->epfd, evs, 128, 1000);
+
+		for (int i = 0; i < n; i++) {
+			void *p = evs[i].data.ptr;
+
+			if (p == &tag_ev)
+				drain_queues(w);
+			else if (p == &tag_timer)
+				on_tick(w);
+			else
+				on_session_event(p, evs[i].events);
+		}
+	}
+	return NULL;
+}
+
+static void
+wake_worker(struct wsworker *w)
+{
+	uint64_t one = 1;
+
+	(void)!write(w->evfd, &one, sizeof(one));
+}
+
+void
+ws_wake(struct wsworker *w, struct conn *c)
+{
+	cds_wfcq_node_init(&c->wake_node);
+	if (!cds_wfcq_enqueue(&w->wakeh, &w->waket, &c->wake_node))
+		wake_worker(w);
+}
+
+void
+ws_handoff(struct conn *c, int fd, struct MHD_UpgradeResponseHandle *urh,
+    const char *extra, size_t extra_len)
+{
+	struct ws *s = xcalloc(1, sizeof(*s));
+	struct wsworker *w;
+
+	s->c = c;
+	s->fd = fd;
+	s->urh = urh;
+	if (extra_len > 0) {
+		s->extra = xmalloc(extra_len);
+		memcpy(s->extra, extra, extra_len);
+		s->extra_len = extra_len;
+	}
+	if (c->kind == CONN_USER)
+		METRIC_ADD(conns_ws_user, 1);
+	else
+		METRIC_ADD(conns_ws_app, 1);
+	__atomic_add_fetch(&nsessions, 1, __ATOMIC_RELAXED);
+	w = &workers[__atomic_fetch_add(&next_worker, 1, __ATOMIC_RELAXED) %
+	    (unsigned)nworkers];
+	cds_wfcq_node_init(&s->node);
+	if (!cds_wfcq_enqueue(&w->newh, &w->newt, &s->node))
+		wake_worker(w);
+}
+
+long
+ws_sessions(void)
+{
+	return __atomic_load_n(&nsessions, __ATOMIC_RELAXED);
+}
+
+int
+ws_accept_key(const char *key, char out[29])
+{
+	static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
+	char buf[128];
+	uint8_t sha[20];
+	gnutls_datum_t in, b64;
+	size_t kl = strlen(key);
+
+	/* a base64 16-byte nonce is 24 characters */
+	if (kl != 24 || key[22] != '=' || key[23] != '=')
+		return -1;
+	memcpy(buf, key, kl);
+	memcpy(buf + kl, guid, sizeof(guid) - 1);
+	if (gnutls_hash_fast(GNUTLS_DIG_SHA1, buf, kl + sizeof(guid) - 1, sha) < 0)
+		return -1;
+	in.data = sha;
+	in.size = sizeof(sha);
+	if (gnutls_base64_encode2(&in, &b64) < 0)
+		return -1;
+	if (b64.size != 28) {
+		gnutls_free(b64.data);
+		return -1;
+	}
+	memcpy(out, b64.data, 28);
+	out[28] = '\0';
+	gnutls_free(b64.data);
+	return 0;
+}
+
+int
+ws_start(int n, char *err, size_t errlen)
+{
+	int64_t tick = sl.cfg.keepalive_interval_ms / 4;
+	struct itimerspec its;
+
+	if (tick > 1000)
+		tick = 1000;
+	if (tick < 25)
+		tick = 25;
+	its.it_interval.tv_sec = tick / 1000;
+	its.it_interval.tv_nsec = (tick % 1000) * 1000000;
+	its.it_value = its.it_interval;
+	nworkers = n;
+	workers = xcalloc((size_t)n, sizeof(*workers));
+	for (int i = 0; i < n; i++) {
+		struct wsworker *w = &workers[i];
+		struct epoll_event ev = { .events = EPOLLIN };
+
+		CDS_INIT_LIST_HEAD(&w->sessions);
+		cds_wfcq_init(&w->newh, &w->newt);
+		cds_wfcq_init(&w->wakeh, &w->waket);
+		w->epfd = epoll_create1(EPOLL_CLOEXEC);
+		w->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		w->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		if (w->epfd < 0 || w->evfd < 0 || w->tfd < 0) {
+			snprintf(err, errlen, "websocket worker: %s", strerror(errno));
+			return -1;
+		}
+		ev.data.ptr = &tag_ev;
+		epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->evfd, &ev);
+		ev.data.ptr = &tag_timer;
+		epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->tfd, &ev);
+		timerfd_settime(w->tfd, 0, &its, NULL);
+		w->running = true;
+		if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+			snprintf(err, errlen, "websocket worker: cannot start a thread");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+void
+ws_stop(void)
+{
+	for (int i = 0; i < nworkers; i++) {
+		__atomic_store_n(&workers[i].running, false, __ATOMIC_RELEASE);
+		wake_worker(&workers[i]);
+		pthread_join(workers[i].thread, NULL);
+	}
+	for (int i = 0; i < nworkers; i++) {
+		struct wsworker *w = &workers[i];
+		struct cds_wfcq_node *node;
+		struct ws *s, *n;
+
+		/* late arrivals are started only to be ended */
+		while ((node = __cds_wfcq_dequeue_blocking(&w->newh, &w->newt)) != NULL) {
+			s = caa_container_of(node, struct ws, node);
+			s->w = w;
+			cds_list_add_tail(&s->link, &w->sessions);
+		}
+		cds_list_for_each_entry_safe(s, n, &w->sessions, link)
+			teardown(s);
+		while ((node = __cds_wfcq_dequeue_blocking(&w->wakeh, &w->waket)) != NULL)
+			conn_unref(caa_container_of(node, struct conn, wake_node));
+		close(w->epfd);
+		close(w->evfd);
+		close(w->tfd);
+	}
+	free(workers);
+	workers = NULL;
+	nworkers = 0;
+}

@@ -1,0 +1,28 @@
+/* ws.h - WebSocket workers: one epoll loop per thread, each session
+ * driven by exactly one of them */
+#ifndef SLUICE_WS_H
+#define SLUICE_WS_H
+
+#include <stddef.h>
+
+struct conn;
+struct wsworker;
+struct MHD_UpgradeResponseHandle;
+
+int ws_start(int nworkers, char *err, size_t errlen);
+/* End every session still open (no handshake) and join the workers. */
+void ws_stop(void);
+/* Sessions still open. */
+long ws_sessions(void);
+
+/* c has something to write or is closing; takes a reference to c. */
+void ws_wake(struct wsworker *w, struct conn *c);
+/* An upgraded socket: from now on a worker owns it. Takes c's
+ * reference. Called from MHD's upgrade handler. */
+void ws_handoff(struct conn *c, int fd, struct MHD_UpgradeResponseHandle *urh,
+    const char *extra, size_t extra_len);
+/* Sec-WebSocket-Accept for a Sec-WebSocket-Key (RFC 6455 4.2.2).
+ * Returns 0, or -1 if the key is not a base64 16-byte nonce. */
+int ws_accept_key(const char *key, char out[29]);
+
+#endif
