@@ -113,6 +113,9 @@ config_parse_duration_ms(const char *s, int64_t *out)
 		return -1;
 	errno = 0;
 	v = strtod(s, &end);
+	/* strtod alone would also take hex and exponents */
+	if (end != s + strspn(s, "0123456789."))
+		return -1;
 	if (errno || v < 0)
 		return -1;
 	if (strcmp(end, "ms") == 0)

@@ -105,6 +105,21 @@ pattern_has(const struct route *r, const char *name, size_t n)
 	return false;
 }
 
+/* Two routes that match the same paths: the same literals in the same
+ * places and captures (whatever their names) in the others. */
+static bool
+same_shape(const struct route *a, const struct route *b)
+{
+	if (a->nsegs != b->nsegs)
+		return false;
+	for (int i = 0; i < a->nsegs; i++) {
+		bool ca = a->segs[i][0] == '{', cb = b->segs[i][0] == '{';
+		if (ca != cb || (!ca && strcmp(a->segs[i], b->segs[i]) != 0))
+			return false;
+	}
+	return true;
+}
+
 int
 routes_set(struct routes *rt, const char *pattern, const char *key,
     char *err, size_t errlen)
@@ -170,7 +185,7 @@ routes_set(struct routes *rt, const char *pattern, const char *key,
 	if (r.pattern == NULL || r.key == NULL)
 		fatal("%s: out of memory", __func__);
 	for (size_t i = 0; i < rt->n; i++) {
-		if (strcmp(rt->v[i].pattern, pattern) == 0) {
+		if (same_shape(&rt->v[i], &r)) {
 			route_clear(&rt->v[i]);
 			rt->v[i] = r;
 			return 0;
@@ -255,15 +270,16 @@ routes_match(const struct routes *rt, const char *path, const char *me,
 		segn[nseg++] = (size_t)(q - p);
 	}
 	const struct route *r = NULL;
-	int best = -1;
+	long best = -1;
 	size_t o = 0;
 	int j;
 
-	/* the route with the most literal segments wins:
-	 * /posts/tag/thread is a tag, not a thread */
+	/* where several routes match, a literal segment beats a capture,
+	 * the leftmost difference deciding: /posts/tag/thread is a tag,
+	 * not a thread */
 	for (size_t i = 0; i < rt->n; i++) {
 		const struct route *c = &rt->v[i];
-		int lit = 0;
+		long lit = 0;
 
 		if (c->nsegs != nseg)
 			continue;
@@ -276,7 +292,7 @@ routes_match(const struct routes *rt, const char *path, const char *me,
 			    strncmp(s, seg[j], segn[j]) != 0)
 				break;
 			else
-				lit++;
+				lit |= 1L << (ROUTE_MAX_SEGS - 1 - j);
 		}
 		if (j == nseg && lit > best) {
 			best = lit;

@@ -327,3 +327,109 @@ def event(id, keys, type="post", action="create", data=None, **extra):
         rec["data"] = data if data is not None else {"id": str(id), "text": "post %s" % id}
     rec.update(extra)
     return rec
+
+
+class RawWS:
+    """A WebSocket client written by hand, for what real clients refuse
+    to do: malformed frames, never answering pings, never reading."""
+
+    def __init__(self, sl, path, token=None, headers=None, rcvbuf=None):
+        import base64
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        self.sock.connect(("127.0.0.1", sl.port))
+        self.sock.settimeout(10)
+        key = base64.b64encode(os.urandom(16)).decode()
+        h = {"Host": "127.0.0.1", "Upgrade": "websocket", "Connection": "Upgrade",
+             "Sec-WebSocket-Key": key, "Sec-WebSocket-Version": "13"}
+        if token:
+            h["Authorization"] = "Bearer " + token
+        h.update(headers or {})
+        req = "GET %s HTTP/1.1\r\n" % path + "".join("%s: %s\r\n" % kv for kv in h.items()) + "\r\n"
+        self.sock.sendall(req.encode())
+        data = b""
+        while b"\r\n\r\n" not in data:
+            c = self.sock.recv(4096)
+            if not c:
+                break
+            data += c
+        head, _, self.buf = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        self.status = int(lines[0].split()[1]) if lines[0] else 0
+        self.headers = {l.split(":", 1)[0].strip().lower(): l.split(":", 1)[1].strip()
+                        for l in lines[1:] if ":" in l}
+
+    def send_frame(self, opcode, payload, fin=True, mask=True, rsv=0):
+        b0 = (0x80 if fin else 0) | (rsv << 4) | opcode
+        n = len(payload)
+        hdr = bytes([b0])
+        mbit = 0x80 if mask else 0
+        if n < 126:
+            hdr += bytes([mbit | n])
+        elif n < 65536:
+            hdr += bytes([mbit | 126]) + n.to_bytes(2, "big")
+        else:
+            hdr += bytes([mbit | 127]) + n.to_bytes(8, "big")
+        if mask:
+            m = os.urandom(4)
+            hdr += m
+            payload = bytes(b ^ m[i % 4] for i, b in enumerate(payload))
+        self.sock.sendall(hdr + payload)
+
+    def recv_frame(self, timeout=5.0):
+        """(opcode, payload) or None on timeout/close of the socket."""
+        self.sock.settimeout(timeout)
+        def need(n):
+            while len(self.buf) < n:
+                try:
+                    c = self.sock.recv(65536)
+                except (socket.timeout, OSError):
+                    return False
+                if not c:
+                    return False
+                self.buf += c
+            return True
+        if not need(2):
+            return None
+        b0, b1 = self.buf[0], self.buf[1]
+        n, off = b1 & 0x7f, 2
+        if n == 126:
+            if not need(4):
+                return None
+            n, off = int.from_bytes(self.buf[2:4], "big"), 4
+        elif n == 127:
+            if not need(10):
+                return None
+            n, off = int.from_bytes(self.buf[2:10], "big"), 10
+        if not need(off + n):
+            return None
+        payload = self.buf[off:off + n]
+        self.buf = self.buf[off + n:]
+        return b0 & 0x0f, payload
+
+    def recv_close(self, timeout=5.0):
+        """The close code the server sent (skipping other frames), or None."""
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            f = self.recv_frame(deadline - time.time())
+            if f is None:
+                return None
+            if f[0] == 8:
+                return int.from_bytes(f[1][:2], "big") if len(f[1]) >= 2 else 0
+        return None
+
+    def closed_by_peer(self, timeout=5.0):
+        """True once the server has closed the TCP connection."""
+        self.sock.settimeout(timeout)
+        deadline = time.time() + timeout
+        try:
+            while time.time() < deadline:
+                if not self.sock.recv(65536):
+                    return True
+        except (socket.timeout, OSError) as e:
+            return isinstance(e, ConnectionResetError)
+        return False
+
+    def close(self):
+        self.sock.close()
