@@ -6,6 +6,7 @@
 #include "log.h"
 #include "route.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
@@ -161,6 +162,12 @@ config_parse_addr(const char *s, char *host, size_t hostlen, int *port)
 		return -1;
 	memcpy(host, h, hl);
 	host[hl] = '\0';
+	if (hl > 0) {
+		/* numeric only: a name would need a resolver at start-up */
+		unsigned char a[16];
+		if (inet_pton(*s == '[' ? AF_INET6 : AF_INET, host, a) != 1)
+			return -1;
+	}
 	if (!isdigit((unsigned char)colon[1]))
 		return -1;
 	p = strtol(colon + 1, &end, 10);

@@ -263,6 +263,62 @@ parse_event(cJSON *root, size_t linelen, struct event **out,
 	return 0;
 }
 
+const char *const ingest_reasons[INGEST_REASONS] = {
+	"json", "utf8", "not_object", "missing_field", "bad_field", "bad_op",
+	"bad_token", "too_long", "truncated", "empty",
+};
+
+int
+ingest_reason_index(const char *reason)
+{
+	for (int i = 0; i < INGEST_REASONS; i++)
+		if (strcmp(reason, ingest_reasons[i]) == 0)
+			return i;
+	return -1;
+}
+
+/* RFC 3629 UTF-8: no overlongs, no surrogates, nothing past U+10FFFF.
+ * cJSON does not check, and WebSocket clients close on bad text. */
+static bool
+utf8_valid(const unsigned char *s, size_t n)
+{
+	size_t i = 0;
+
+	while (i < n) {
+		unsigned char c = s[i];
+		size_t k;
+		uint32_t cp;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf) {
+			k = 1;
+			cp = c & 0x1f;
+		} else if (c >= 0xe0 && c <= 0xef) {
+			k = 2;
+			cp = c & 0x0f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			k = 3;
+			cp = c & 0x07;
+		} else
+			return false;
+		if (n - i <= k)
+			return false;	/* cut short */
+		for (size_t j = 1; j <= k; j++) {
+			if ((s[i + j] & 0xc0) != 0x80)
+				return false;
+			cp = cp << 6 | (s[i + j] & 0x3f);
+		}
+		if ((k == 2 && cp < 0x800) || (k == 3 && cp < 0x10000) ||
+		    cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+			return false;
+		i += k + 1;
+	}
+	return true;
+}
+
 int
 ingest_parse(const char *line, size_t len, struct ingest_rec *rec,
     const char **reason, const char **detail)
@@ -278,6 +334,11 @@ ingest_parse(const char *line, size_t len, struct ingest_rec *rec,
 	if (i == len) {
 		*reason = "empty";
 		*detail = "blank line";
+		return -1;
+	}
+	if (!utf8_valid((const unsigned char *)line, len)) {
+		*reason = "utf8";
+		*detail = "not valid UTF-8";
 		return -1;
 	}
 	root = cJSON_ParseWithLengthOpts(line, len, &end, 0);

@@ -58,6 +58,13 @@ int ingest_parse(const char *line, size_t len, struct ingest_rec *rec,
     const char **reason, const char **detail);
 void token_rec_clear(struct token_rec *t);
 
+/* The reasons a line is rejected, as metric labels; "too_long" and
+ * "truncated" come from the line reader, the others from ingest_parse. */
+#define INGEST_REASONS	10
+extern const char *const ingest_reasons[INGEST_REASONS];
+/* Index of a reason in ingest_reasons, or -1. */
+int ingest_reason_index(const char *reason);
+
 /* Stamp the event with its cursor and time and render its messages. */
 void event_stamp(struct event *ev, uint64_t cursor, int64_t ts_ms);
 bool event_visible_to(const struct event *ev, const char *user_id);

@@ -102,7 +102,9 @@ conn_push(struct conn *c, struct qitem *q)
 		qitem_free(q);
 		return -1;
 	}
-	if (conn_queued_locked(c) + len > limit) {
+	/* one message alone may exceed the limit (events can be as large as
+	 * ingest_max_line): only a backlog makes a slow consumer */
+	if (conn_queued_locked(c) > 0 && conn_queued_locked(c) + len > limit) {
 		/* the slow-consumer rule: drop it, keep everyone else going */
 		log_info("slow consumer: %zu bytes queued, closing its stream",
 		    conn_queued_locked(c));

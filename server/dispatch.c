@@ -73,14 +73,10 @@ reject(const char *reason, const char *detail)
 {
 	int64_t now = now_ms();
 
-	if (strcmp(reason, "json") == 0) METRIC_ADD(rejected_json, 1);
-	else if (strcmp(reason, "not_object") == 0) METRIC_ADD(rejected_not_object, 1);
-	else if (strcmp(reason, "missing_field") == 0) METRIC_ADD(rejected_missing_field, 1);
-	else if (strcmp(reason, "bad_field") == 0) METRIC_ADD(rejected_bad_field, 1);
-	else if (strcmp(reason, "bad_op") == 0) METRIC_ADD(rejected_bad_op, 1);
-	else if (strcmp(reason, "bad_token") == 0) METRIC_ADD(rejected_bad_token, 1);
-	else if (strcmp(reason, "too_long") == 0) METRIC_ADD(rejected_too_long, 1);
-	else if (strcmp(reason, "truncated") == 0) METRIC_ADD(rejected_truncated, 1);
+	int i = ingest_reason_index(reason);
+
+	if (i >= 0)
+		METRIC_ADD(rejected[i], 1);
 	if (now - D.rej_logged_ms < 1000 && D.rej_logged_ms != 0) {
 		D.rej_quiet++;
 		return;
@@ -175,13 +171,17 @@ apply_token(struct token_rec *t)
 	if (t->action == TOKEN_REVOKE) {
 		struct stream *st;
 
+		struct stream *n;
+
 		tokens_revoke(sl.tokens, ti.hash);
 		/* every live stream opened with it ends now */
-		cds_list_for_each_entry(st, streams_list(), all) {
+		cds_list_for_each_entry_safe(st, n, streams_list(), all) {
 			if (st->consumer != NULL && memcmp(st->consumer->token_hash,
 			    ti.hash, TOKEN_HASH_LEN) == 0) {
 				conn_close(st->consumer, 1008, "token revoked");
 				stream_detach(st);
+				if (st->auto_delete)
+					stream_delete(st);
 			}
 		}
 		log_info("token revoked");
@@ -317,6 +317,9 @@ op_subscribe(struct op *op)
 	struct stream *st;
 
 	if (validate_stream(op, &st) < 0)
+		return;
+	op->status = 200;
+	if (op->check_only)
 		return;
 	if (op->sid[0] == '\0')
 		stream_random_id(op->sid);
@@ -459,6 +462,12 @@ on_tick(struct pollable *p, uint32_t events)
 	uint64_t v;
 
 	(void)!read(p->fd, &v, sizeof(v));
+	if (D.rej_quiet > 0 && now - D.rej_logged_ms >= 1000) {
+		log_warn("ingest: %llu more lines rejected in the last second",
+		    (unsigned long long)D.rej_quiet);
+		D.rej_quiet = 0;
+		D.rej_logged_ms = now;
+	}
 	/* keepalives: only the consumers idle for an interval, oldest first */
 	while (!cds_list_empty(&D.live)) {
 		c = cds_list_first_entry(&D.live, struct conn, live);

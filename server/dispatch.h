@@ -40,6 +40,7 @@ struct op {
 	char		 key[ROUTE_KEY_MAX];
 	char		 endpoint[512];	/* route pattern */
 	bool		 auto_delete;
+	bool		 check_only;	/* SUBSCRIBE: validate, create nothing */
 	struct conn	*conn;		/* ATTACH/DETACH: a reference the op owns */
 
 	/* out */

@@ -399,11 +399,10 @@ subscribe(struct MHD_Connection *mc, const char *path,
 	if (sid != NULL)
 		strcpy(op.sid, sid);
 	snprintf(op.endpoint, sizeof(op.endpoint), "%s", pattern);
-	if (create) {
-		dispatch_call(&op);
-		if (op.status != 200)
-			return respond_error(mc, (unsigned)op.status, op.error);
-	}
+	op.check_only = !create;
+	dispatch_call(&op);
+	if (op.status != 200)
+		return respond_error(mc, (unsigned)op.status, op.error);
 	buf_init(&b);
 	buf_adds(&b, "{\"meta\":{\"code\":200,\"connection_id\":");
 	buf_json_str(&b, cid);

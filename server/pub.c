@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -162,20 +163,31 @@ main(int argc, char **argv)
 			return 2;
 		}
 		strcpy(sa.sun_path, path);
-		p.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (p.fd < 0 || connect(p.fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-			/* a named pipe is opened as a file */
+		struct stat stb;
+
+		if (stat(path, &stb) == 0 && S_ISFIFO(stb.st_mode)) {
+			/* ingest = fifo:PATH: without O_NONBLOCK, opening a
+			 * pipe nobody reads would wait forever */
+			p.fd = open(path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
 			if (p.fd >= 0)
+				fcntl(p.fd, F_SETFL, fcntl(p.fd, F_GETFL) & ~O_NONBLOCK);
+		} else {
+			p.fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+			if (p.fd >= 0 && connect(p.fd, (struct sockaddr *)&sa,
+			    sizeof(sa)) < 0) {
+				int e = errno;
 				close(p.fd);
-			p.fd = open(path, O_WRONLY | O_CLOEXEC);
-			if (p.fd < 0) {
-				fprintf(stderr, "sluice-pub: cannot reach the ingest "
-				    "socket %s: %s (is sluiced running?)\n", path,
-				    strerror(errno));
-				free(path);
-				config_free(&cfg);
-				return 2;
+				p.fd = -1;
+				errno = e;
 			}
+		}
+		if (p.fd < 0) {
+			fprintf(stderr, "sluice-pub: cannot reach the ingest "
+			    "socket %s: %s (is sluiced running?)\n", path,
+			    errno == ENXIO ? "nobody reads the pipe" : strerror(errno));
+			free(path);
+			config_free(&cfg);
+			return 2;
 		}
 	}
 	if (optind == argc) {

@@ -23,6 +23,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "event.h"
 #include "route.h"
 #include "subtable.h"
 #include "token.h"
@@ -33,14 +34,7 @@ struct http;
 /* Counters read by the admin listener; updated with relaxed atomics. */
 struct metrics {
 	uint64_t	events_ingested;
-	uint64_t	rejected_json;
-	uint64_t	rejected_not_object;
-	uint64_t	rejected_missing_field;
-	uint64_t	rejected_bad_field;
-	uint64_t	rejected_bad_op;
-	uint64_t	rejected_bad_token;
-	uint64_t	rejected_too_long;
-	uint64_t	rejected_truncated;
+	uint64_t	rejected[INGEST_REASONS];	/* by ingest_reasons[] */
 	uint64_t	deliveries_chunked;
 	uint64_t	deliveries_ws;
 	uint64_t	slow_consumer_drops;

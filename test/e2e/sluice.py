@@ -70,7 +70,7 @@ class Sluice:
         "tokapp2": ("app", "app2"),
     }
 
-    def __init__(self, conf=None, tokens=None, args=()):
+    def __init__(self, conf=None, tokens=None, args=(), stdin=None):
         self.dir = tempfile.mkdtemp(prefix="sluice-e2e-")
         self.sock = os.path.join(self.dir, "ingest.sock")
         self.tokens = dict(self.DEFAULT_TOKENS if tokens is None else tokens)
@@ -94,12 +94,12 @@ class Sluice:
         self.logf = open(self.log_path, "w")
         self.proc = subprocess.Popen([SLUICED, "-c", self.conf_path] + list(args),
                                      stdout=self.logf, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL)
+                                     stdin=stdin if stdin is not None else subprocess.DEVNULL)
         self.port = None
         deadline = time.time() + 15
         while time.time() < deadline and self.port is None:
             m = re.search(r"listening on 127\.0\.0\.1:(\d+)", self.log())
-            if m and os.path.exists(self.sock) and "ready" in self.log():
+            if m and "ready" in self.log():
                 self.port = int(m.group(1))
                 break
             if self.proc.poll() is not None:

@@ -74,6 +74,10 @@ st, h, doc = sl.subscribe("tok12", "/users/12/posts", a.cid, before_id="10", sub
 t.ok(st == 200 and "subscription_id" not in doc["meta"], "before_id: 200 but no subscription", doc)
 sl.publish(event(3, ["posts:12"]))
 t.eq(a.next(0.5), None, "neither created a subscription")
+st, h, doc = sl.subscribe("tok12", "/users/12/posts", "f" * 32, count="-5")
+err(st, doc, 404, "count < 0 on an unknown connection_id")
+st, h, doc = sl.subscribe("tok34", "/users/12/posts", a.cid, before_id="10")
+err(st, doc, 404, "before_id on another user's connection_id")
 
 # 429: max_subscriptions (3 here; "g" is one)
 for i in range(2):

@@ -36,6 +36,20 @@ for batch in range(NB):
             live.send_frame(10, f[1])
     received += n
 t.eq(received, B * NB, "a reading client gets all %d large events while another is stuck" % (B * NB))
+# one message larger than the whole buffer still reaches a reader
+huge = "z" * 300000
+sl.publish(event(99999, ["global"], data={"id": "99999", "text": huge}))
+got = None
+while True:
+    f = live.recv_frame(5)
+    if f is None or f[0] == 8:
+        break
+    if f[0] == 1:
+        got = json.loads(f[1])
+        if got["meta"].get("type") == "post":
+            break
+t.ok(got and len(got["data"][0]["text"]) == 300000,
+     "a single event larger than send_buffer_limit is delivered, not a slow-consumer drop")
 st, _, doc = sl.api("GET", "/stream/0/users/me/streams", "tok56")
 stuck_info = [s for s in doc["data"] if s["connection_id"] == stuck_cid]
 t.ok(stuck_info and stuck_info[0]["connected"] is False,

@@ -127,6 +127,29 @@ async def main():
     t.eq(m and m["data"][0]["id"], "5", "the other clients carry on")
     await ws34.close()
 
+    # auto_delete=1: the stream goes as soon as its consumer does
+    wsa = await websockets.connect(WS + "/stream/user?auto_delete=1&access_token=tok56")
+    acid = (await recv_json(wsa))["meta"]["connection_id"]
+    sl.subscribe("tok56", "/posts/stream/global", acid, subscription_id="g")
+    st, _, doc = sl.api("GET", "/stream/0/users/me/streams", "tok56")
+    t.ok(acid in [x["connection_id"] for x in doc["data"]], "auto_delete stream listed while open")
+    await wsa.close()
+    await asyncio.sleep(0.3)
+    st, _, doc = sl.api("GET", "/stream/0/users/me/streams", "tok56")
+    t.ok(acid not in [x["connection_id"] for x in doc["data"]], "and deleted when its consumer leaves")
+    st, _, doc = sl.subscribe("tok56", "/posts/stream/global", acid)
+    t.eq(st, 404, "its id is gone")
+
+    # auto_delete and revoke: the stream goes too
+    sl.publish({"op": "token", "action": "grant", "token": "tmp56", "user_id": "56", "client_id": "app2"})
+    await asyncio.sleep(0.1)
+    wsa = await websockets.connect(WS + "/stream/user?auto_delete=1&access_token=tmp56")
+    acid = (await recv_json(wsa))["meta"]["connection_id"]
+    sl.publish({"op": "token", "action": "revoke", "token": "tmp56"})
+    await asyncio.sleep(0.3)
+    st, _, doc = sl.api("GET", "/stream/0/users/me/streams", "tok56")
+    t.ok(acid not in [x["connection_id"] for x in doc["data"]], "revoking an auto_delete stream's token deletes it")
+
 
 asyncio.run(main())
 

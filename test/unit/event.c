@@ -728,6 +728,45 @@ test_tokens(void)
 	bad("{\"op\":\"token\",\"action\":\"revoke\",\"token\":\"t\"} junk", "json");
 }
 
+/* UTF-8 is checked before JSON: cJSON would pass any bytes through */
+static void
+test_utf8(void)
+{
+	static const struct { const char *text; int good; const char *name; } v[] = {
+		{ "caf\xc3\xa9", 1, "two-byte sequence" },
+		{ "\xe2\x82\xac", 1, "three-byte sequence" },
+		{ "\xf0\x9f\x98\x80", 1, "four-byte sequence" },
+		{ "\xc0\x80", 0, "overlong NUL" },
+		{ "\xe0\x80\xaf", 0, "overlong three-byte" },
+		{ "\xed\xa0\x80", 0, "UTF-16 surrogate" },
+		{ "\xf4\x90\x80\x80", 0, "past U+10FFFF" },
+		{ "\xf5\x80\x80\x80", 0, "F5 lead byte" },
+		{ "\x80", 0, "lone continuation byte" },
+		{ "\xe2\x82", 0, "sequence cut short" },
+		{ "\xff", 0, "FF byte" },
+	};
+
+	for (size_t i = 0; i < sizeof(v) / sizeof(*v); i++) {
+		char line[256];
+		struct ingest_rec rec;
+		const char *why = NULL, *what = NULL;
+		int rc;
+
+		snprintf(line, sizeof(line), "{\"type\":\"post\",\"action\":"
+		    "\"create\",\"id\":\"1\",\"data\":{\"text\":\"%s\"}}", v[i].text);
+		rc = ingest_parse(line, strlen(line), &rec, &why, &what);
+		if (v[i].good) {
+			ok(rc == 0, "utf8: %s accepted", v[i].name);
+			if (rc == 0)
+				event_unref(rec.ev);
+		} else
+			ok(rc == -1 && why && strcmp(why, "utf8") == 0,
+			    "utf8: %s rejected as utf8", v[i].name);
+	}
+	is_int(ingest_reason_index("utf8"), 1, "utf8 is a reason label");
+	is_int(ingest_reason_index("nope"), -1, "unknown label");
+}
+
 int
 main(void)
 {
@@ -740,5 +779,6 @@ main(void)
 	test_length();
 	test_many_keys();
 	test_tokens();
+	test_utf8();
 	return tap_done();
 }
