@@ -301,44 +301,41 @@ routes_match(const struct routes *rt, const char *path, const char *me,
 	}
 	if (r == NULL)
 		return NULL;
-	{
-		/* expand the key */
-		for (p = r->key; *p; ) {
-			const char *v = NULL;
-			size_t vn = 0;
+	/* expand the key */
+	for (p = r->key; *p; ) {
+		const char *v = NULL;
+		size_t vn = 0;
 
-			if (*p != '{') {
-				if (o + 1 >= keylen)
-					return NULL;
-				key[o++] = *p++;
-				continue;
+		if (*p != '{') {
+			if (o + 1 >= keylen)
+				return NULL;
+			key[o++] = *p++;
+			continue;
+		}
+		q = strchr(p, '}');
+		if ((size_t)(q - p) == 3 && strncmp(p, "{me}", 4) == 0) {
+			v = me;
+			vn = strlen(me);
+		} else {
+			for (j = 0; j < nseg; j++) {
+				if (strlen(r->segs[j]) == (size_t)(q - p + 1) &&
+				    strncmp(r->segs[j], p, (size_t)(q - p + 1)) == 0) {
+					v = seg[j];
+					vn = segn[j];
+					break;
+				}
 			}
-			q = strchr(p, '}');
-			if ((size_t)(q - p) == 3 && strncmp(p, "{me}", 4) == 0) {
+			if (vn == 2 && strncmp(v, "me", 2) == 0) {
 				v = me;
 				vn = strlen(me);
-			} else {
-				for (j = 0; j < nseg; j++) {
-					if (strlen(r->segs[j]) == (size_t)(q - p + 1) &&
-					    strncmp(r->segs[j], p, (size_t)(q - p + 1)) == 0) {
-						v = seg[j];
-						vn = segn[j];
-						break;
-					}
-				}
-				if (vn == 2 && strncmp(v, "me", 2) == 0) {
-					v = me;
-					vn = strlen(me);
-				}
 			}
-			if (o + vn >= keylen)
-				return NULL;
-			memcpy(key + o, v, vn);
-			o += vn;
-			p = q + 1;
 		}
-		key[o] = '\0';
-		return r->pattern;
+		if (o + vn >= keylen)
+			return NULL;
+		memcpy(key + o, v, vn);
+		o += vn;
+		p = q + 1;
 	}
-	return NULL;
+	key[o] = '\0';
+	return r->pattern;
 }

@@ -53,6 +53,26 @@ now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int
+tick_timerfd(void)
+{
+	int64_t tick = sl.cfg.keepalive_interval_ms / 4;
+	struct itimerspec its;
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+
+	if (fd < 0)
+		return -1;
+	if (tick > 1000)
+		tick = 1000;
+	if (tick < 25)
+		tick = 25;
+	its.it_interval.tv_sec = tick / 1000;
+	its.it_interval.tv_nsec = (tick % 1000) * 1000000;
+	its.it_value = its.it_interval;
+	timerfd_settime(fd, 0, &its, NULL);
+	return fd;
+}
+
 int64_t
 wall_us(void)
 {
@@ -520,13 +540,6 @@ add_pollable(struct pollable *p)
 int
 dispatch_start(char *err, size_t errlen)
 {
-	int64_t tick = sl.cfg.keepalive_interval_ms / 4;
-	struct itimerspec its;
-
-	if (tick > 1000)
-		tick = 1000;
-	if (tick < 25)
-		tick = 25;
 	memset(&D, 0, sizeof(D));
 	CDS_INIT_LIST_HEAD(&D.live);
 	cds_wfcq_init(&D.qhead, &D.qtail);
@@ -535,17 +548,13 @@ dispatch_start(char *err, size_t errlen)
 	D.epfd = epoll_create1(EPOLL_CLOEXEC);
 	D.opev.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	D.opev.fn = on_opev;
-	D.tick.fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	D.tick.fd = tick_timerfd();
 	D.tick.fn = on_tick;
 	if (D.epfd < 0 || D.opev.fd < 0 || D.tick.fd < 0 ||
 	    add_pollable(&D.opev) < 0 || add_pollable(&D.tick) < 0) {
 		snprintf(err, errlen, "dispatcher: %s", strerror(errno));
 		return -1;
 	}
-	its.it_interval.tv_sec = tick / 1000;
-	its.it_interval.tv_nsec = (tick % 1000) * 1000000;
-	its.it_value = its.it_interval;
-	timerfd_settime(D.tick.fd, 0, &its, NULL);
 	D.ingest = ingest_open(sl.cfg.ingest, sl.cfg.ingest_max_line, D.epfd,
 	    on_line, on_truncated, err, errlen);
 	if (D.ingest == NULL)

@@ -62,6 +62,9 @@ extern struct sluiced sl;
 #define METRIC_GET(f)		__atomic_load_n(&sl.m.f, __ATOMIC_RELAXED)
 
 int64_t now_ms(void);		/* CLOCK_MONOTONIC */
+/* A non-blocking timerfd ticking often enough for keepalive_interval:
+ * a quarter of it, between 25 ms and 1 s. -1 on error. */
+int tick_timerfd(void);
 int64_t wall_ms(void);		/* CLOCK_REALTIME */
 int64_t wall_us(void);
 

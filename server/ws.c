@@ -26,7 +26,6 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
-#include <sys/timerfd.h>
 #include <unistd.h>
 
 #define CLOSE_WAIT_MS	2000	/* how long a close handshake may take */
@@ -428,16 +427,6 @@ ws_accept_key(const char *key, char out[29])
 int
 ws_start(int n, char *err, size_t errlen)
 {
-	int64_t tick = sl.cfg.keepalive_interval_ms / 4;
-	struct itimerspec its;
-
-	if (tick > 1000)
-		tick = 1000;
-	if (tick < 25)
-		tick = 25;
-	its.it_interval.tv_sec = tick / 1000;
-	its.it_interval.tv_nsec = (tick % 1000) * 1000000;
-	its.it_value = its.it_interval;
 	nworkers = n;
 	workers = xcalloc((size_t)n, sizeof(*workers));
 	for (int i = 0; i < n; i++) {
@@ -449,7 +438,7 @@ ws_start(int n, char *err, size_t errlen)
 		cds_wfcq_init(&w->wakeh, &w->waket);
 		w->epfd = epoll_create1(EPOLL_CLOEXEC);
 		w->evfd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-		w->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+		w->tfd = tick_timerfd();
 		if (w->epfd < 0 || w->evfd < 0 || w->tfd < 0) {
 			snprintf(err, errlen, "websocket worker: %s", strerror(errno));
 			return -1;
@@ -458,7 +447,6 @@ ws_start(int n, char *err, size_t errlen)
 		epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->evfd, &ev);
 		ev.data.ptr = &tag_timer;
 		epoll_ctl(w->epfd, EPOLL_CTL_ADD, w->tfd, &ev);
-		timerfd_settime(w->tfd, 0, &its, NULL);
 		w->running = true;
 		if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
 			snprintf(err, errlen, "websocket worker: cannot start a thread");
