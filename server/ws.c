@@ -26,6 +26,8 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <unistd.h>
 
 #define CLOSE_WAIT_MS	2000	/* how long a close handshake may take */
@@ -232,9 +234,15 @@ static void
 start_session(struct wsworker *w, struct ws *s)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = s };
-	int fl = fcntl(s->fd, F_GETFL);
+	int fl = fcntl(s->fd, F_GETFL), one = 1, zero = 0;
 
 	fcntl(s->fd, F_SETFL, fl | O_NONBLOCK);
+	/* We batch with writev ourselves; Nagle would hold back the tail
+	 * of a frame split by a full socket until the peer's delayed ACK
+	 * (~40 ms). MHD may leave the socket corked. Over TLS fd is one end
+	 * of a socketpair and both calls fail, harmlessly. */
+	(void)setsockopt(s->fd, IPPROTO_TCP, TCP_CORK, &zero, sizeof(zero));
+	(void)setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	s->w = w;
 	s->sess = wssess_new(&io_cb, s, sl.cfg.ws_max_message);
 	s->last_rx_ms = s->last_ping_ms = s->last_msg_ms = now_ms();
