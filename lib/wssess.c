@@ -139,21 +139,29 @@ wssess_read(struct wssess *s)
 {
 	if (s->broken || !wslay_event_want_read(s->ctx))
 		return 0;
-	if (wslay_event_recv(s->ctx) != 0) {
-		/* EOF, a read error, or a protocol error: in the last case
-		 * wslay has queued the close frame (1002, 1007, 1009) */
-		s->closing = true;
-		drop_unstarted(s);
-		if (!wslay_event_want_write(s->ctx))
-			s->broken = true;
-		return -1;
+	if (wslay_event_recv(s->ctx) == 0) {
+		/* On a protocol error (an unmasked frame, bad UTF-8, a bad
+		 * close code...) wslay 1.1 queues the close frame (1002,
+		 * 1007, 1009), stops reading and still returns 0: no data
+		 * frame may follow that close. */
+		if (wslay_event_want_read(s->ctx) || s->closing)
+			return 0;
 	}
-	return 0;
+	/* that, or EOF or a read error (wslay then queues an empty close
+	 * frame, which the next write sends or fails on) */
+	s->closing = true;
+	drop_unstarted(s);
+	if (!wslay_event_want_write(s->ctx))
+		s->broken = true;
+	return -1;
 }
 
-/* writev as many queued data frames as fit; 1 if the socket filled */
+/* writev as many queued data frames as fit; 1 if the socket filled.
+ * With head_only, only the rest of a half-written head frame: wslay's
+ * control frames get their turn right after it, so that a steady
+ * backlog cannot hold back pings and pongs. */
 static int
-write_data(struct wssess *s)
+write_data(struct wssess *s, bool head_only)
 {
 	while (s->out.head != NULL) {
 		struct iovec iov[IOV_BATCH * 2];
@@ -162,7 +170,8 @@ write_data(struct wssess *s)
 		ssize_t w;
 		size_t left;
 
-		for (q = s->out.head; q && n + 2 <= IOV_BATCH * 2; q = q->next) {
+		for (q = s->out.head; q && n + 2 <= IOV_BATCH * 2 &&
+		    (!head_only || q == s->out.head); q = q->next) {
 			size_t o = q == s->out.head ? q->off : 0;
 			size_t tl = q->tail ? q->tail->len : 0;
 
@@ -202,6 +211,8 @@ write_data(struct wssess *s)
 		}
 		if (s->out.head != NULL && s->out.head->off > 0)
 			return 1;	/* partial: the socket is full */
+		if (head_only)
+			break;
 	}
 	return 0;
 }
@@ -216,7 +227,7 @@ wssess_write(struct wssess *s)
 			return -1;
 		/* finish a half-written data frame before anything else */
 		if (s->out.head != NULL && s->out.head->off > 0) {
-			if ((rc = write_data(s)) != 0)
+			if ((rc = write_data(s, true)) != 0)
 				goto out;
 			continue;
 		}
@@ -231,7 +242,7 @@ wssess_write(struct wssess *s)
 		}
 		if (s->out.head == NULL || s->closing)
 			return 0;
-		if ((rc = write_data(s)) != 0)
+		if ((rc = write_data(s, false)) != 0)
 			goto out;
 	}
 out:

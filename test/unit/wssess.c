@@ -1263,9 +1263,66 @@ test_io_errors(void)
 	io_free(&io);
 }
 
+/* Two faults this test found in wssess, kept fixed: data written after
+ * the close that answers a protocol error, and control frames held
+ * back until the whole data backlog had drained. */
+static void
+test_regressions(void)
+{
+	struct io io;
+	struct wssess *s;
+	struct buf fa, want;
+	struct frame f[MAXFRAMES];
+	int n, ping = -1;
+
+	/* an unmasked frame while data is queued: only the close goes out */
+	io_init(&io);
+	buf_init(&fa);
+	s = wssess_new(&cb, &io, 1024);
+	enqueue1(s, item("A", 10, 1, 1, &fa));
+	cframe(&io.in, 0x81, "hi", 2, false);
+	is_int(wssess_read(s), -1, "protocol error with data queued: read -1");
+	ok(wssess_closing(s), "the session is closing");
+	is_int(wssess_pending(s), 0, "the unstarted data frame is dropped");
+	is_int(write_all(s), 0, "write: 0");
+	ok(out_is(&io, "\x88\x02\x03\xea", 4), "only the 1002 close frame is written");
+	wssess_free(s);
+	io_free(&io);
+	buf_free(&fa);
+
+	/* a steady backlog under a full socket: the ping goes out right
+	 * after the frame that was half written, not after the backlog */
+	io_init(&io);
+	buf_init(&want);
+	s = wssess_new(&cb, &io, 1024);
+	io.budget = 60;
+	enqueue1(s, item("B", 100, 2, 1, &want));
+	enqueue1(s, item("B", 100, 3, 2, &want));
+	is_int(wssess_write(s), 1, "backlog, socket full: 1");
+	is_int(wssess_ping(s), 0, "ping queued mid-frame");
+	for (int i = 0; i < 20; i++) {
+		enqueue1(s, item("B", 100, 4 + (unsigned)i, 3 + (uint64_t)i, &want));
+		enqueue1(s, item("B", 100, 40 + (unsigned)i, 30 + (uint64_t)i, &want));
+		io.budget = 60;
+		(void)wssess_write(s);
+	}
+	io.budget = NOLIMIT;
+	is_int(write_all(s), 0, "then room: 0");
+	n = parse_frames(&io.out, f, MAXFRAMES);
+	is_int(n, 43, "42 data frames and the ping, all whole");
+	for (int i = 0; i < n; i++)
+		if (frame_is(&f[i], 0x9, NULL, 0))
+			ping = i;
+	is_int(ping, 1, "the ping follows the frame that was half written");
+	wssess_free(s);
+	io_free(&io);
+	buf_free(&want);
+}
+
 int
 main(void)
 {
+	test_regressions();
 	test_text();
 	test_fragments();
 	test_ping();
