@@ -226,8 +226,67 @@ apps_deliver(struct event *ev)
 		if (frame == NULL)
 			frame = event_app_frame(ev);
 		cds_list_for_each_entry(c, &as->conns, app_link)
-			if (conn_push(c, qitem_raw(NULL, 0, frame, ev->cursor)) == 0)
+			/* one catching up will find ev in the log */
+			if (!c->catching_up && conn_push(c, qitem_raw(NULL, 0,
+			    frame, ev->cursor)) == 0)
 				METRIC_ADD(deliveries_ws, 1);
+	}
+}
+
+void
+apps_catch_up(struct conn *c, struct replay *r)
+{
+	struct appstream *as = c->app;
+	size_t i, half = sl.cfg.send_buffer_limit / 2;
+	int t;
+
+	if (as == NULL)
+		return;
+	if (!replay_covers(r, c->replay_at)) {
+		conn_close(c, 1008, "replay overrun");
+		apps_detach(c);
+		return;
+	}
+	/* as for user streams (dispatch.c, catch_up): half a buffer at a
+	 * time, then live once the log is done */
+	for (i = replay_after(r, c->replay_at); i < replay_count(r); i++) {
+		struct event *ev = replay_at(r, i);
+
+		if (conn_wait_drain(c, half))
+			return;
+		c->replay_at = ev->cursor;
+		/* the definition as it is now: a PUT applies to the replay */
+		if ((t = appstream_type_index(ev->type)) < 0 ||
+		    !(as->def.types & (1u << t)) || !app_may_see(as->app, ev))
+			continue;
+		if (conn_push(c, qitem_raw(NULL, 0, event_app_frame(ev),
+		    ev->cursor)) == 0)
+			METRIC_ADD(deliveries_ws, 1);
+	}
+	c->catching_up = false;
+}
+
+void
+apps_resume(struct conn *c, struct replay *r, uint64_t cursor)
+{
+	if (!replay_covers(r, cursor)) {
+		/* events after cursor are lost: say which, then replay all
+		 * that is retained */
+		struct event *oldest = replay_at(r, 0);
+		struct buf b;
+
+		buf_init(&b);
+		buf_printf(&b, "{\"meta\":{\"type\":\"gap\",\"from\":\"%llu\","
+		    "\"to\":\"%llu\"}}", (unsigned long long)cursor,
+		    (unsigned long long)(oldest ? oldest->cursor : replay_floor(r)));
+		conn_push(c, conn_item(c, b.p, b.len, NULL, 0));
+		buf_free(&b);
+		cursor = replay_floor(r);
+	}
+	c->replay_at = cursor;
+	if (replay_after(r, cursor) < replay_count(r)) {
+		c->catching_up = true;
+		apps_catch_up(c, r);
 	}
 }
 

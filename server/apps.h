@@ -13,6 +13,7 @@
 #include "appstream.h"
 #include "buf.h"
 #include "event.h"
+#include "replay.h"
 #include "token.h"
 
 #define APPS_MAX_PER_APP	5	/* streams one app may create (SPEC 5) */
@@ -65,6 +66,12 @@ void apps_render(const struct appstream *as, const char *endpoint_base,
     struct buf *b);
 /* Push ev to every app connection that is to get it. */
 void apps_deliver(struct event *ev);
+
+/* c (just attached) resumes after cursor: a gap message first if the
+ * log lost events after it, then the retained events, then live. */
+void apps_resume(struct conn *c, struct replay *r, uint64_t cursor);
+/* Go on feeding a catching-up c from the log (OP_DRAINED). */
+void apps_catch_up(struct conn *c, struct replay *r);
 
 size_t apps_connections(void);
 

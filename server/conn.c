@@ -7,6 +7,7 @@
  * queue only when the connection is not already waiting there. */
 #include "conn.h"
 #include "alloc.h"
+#include "dispatch.h"
 #include "log.h"
 #include "sluiced.h"
 #include "ws.h"
@@ -191,4 +192,38 @@ conn_take_locked(struct conn *c, char *buf, size_t max)
 	if (c->warned && c->q.bytes < sl.cfg.send_buffer_limit / 4)
 		c->warned = false;
 	return (long)n;
+}
+
+bool
+conn_wait_drain(struct conn *c, size_t mark)
+{
+	bool wait;
+
+	pthread_mutex_lock(&c->mu);
+	/* a closing connection takes nothing more: stop feeding it */
+	wait = c->closing || conn_queued_locked(c) >= mark;
+	if (wait && !c->closing)
+		c->want_drain = true;
+	pthread_mutex_unlock(&c->mu);
+	return wait;
+}
+
+bool
+conn_drained_locked(struct conn *c)
+{
+	if (!c->want_drain || c->closing ||
+	    conn_queued_locked(c) >= sl.cfg.send_buffer_limit / 4)
+		return false;
+	c->want_drain = false;
+	return true;
+}
+
+void
+conn_post_drained(struct conn *c)
+{
+	struct op *op = xcalloc(1, sizeof(*op));
+
+	op->kind = OP_DRAINED;
+	op->conn = conn_ref(c);
+	dispatch_post(op);
 }

@@ -39,6 +39,7 @@ struct conn {
 	bool		 closing;		/* end the stream */
 	bool		 ended;			/* the writer has ended it */
 	bool		 wake_pending;		/* websocket: on its worker's queue */
+	bool		 want_drain;		/* the dispatcher waits for room */
 	uint16_t	 close_code;		/* websocket close code */
 	const char	*close_reason;
 	uint64_t	 written_cursor;	/* last event fully handed over */
@@ -51,6 +52,10 @@ struct conn {
 	struct stream	*stream;		/* user streams */
 	struct appstream *app;			/* app streams */
 	struct cds_list_head app_link;		/* in app->conns */
+	/* replay: while catching up, events come from the log, paced by
+	 * the queue, and live delivery leaves this connection alone */
+	bool		 catching_up;
+	uint64_t	 replay_at;		/* last cursor looked at */
 	struct cds_list_head live;		/* chunked: keepalive order */
 	int64_t		 last_push_ms;
 };
@@ -75,5 +80,14 @@ void conn_close(struct conn *c, uint16_t code, const char *reason);
 long conn_take_locked(struct conn *c, char *buf, size_t max);
 /* Bytes queued or in flight. The caller holds mu. */
 size_t conn_queued_locked(const struct conn *c);
+
+/* Dispatcher, pacing a replay: true when c holds mark bytes or more
+ * (the writer will then post OP_DRAINED once the queue is below a
+ * quarter of send_buffer_limit), or is closing. */
+bool conn_wait_drain(struct conn *c, size_t mark);
+/* Writers, after taking from the queue, with mu held: true when the
+ * dispatcher waits for this; then call conn_post_drained unlocked. */
+bool conn_drained_locked(struct conn *c);
+void conn_post_drained(struct conn *c);
 
 #endif

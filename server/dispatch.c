@@ -11,6 +11,7 @@
 #include "event.h"
 #include "ingest.h"
 #include "log.h"
+#include "replay.h"
 #include "sluiced.h"
 #include "stream.h"
 
@@ -32,6 +33,7 @@ struct dispatch {
 	struct cds_wfcq_head qhead;
 	struct cds_wfcq_tail qtail;
 	struct ingest	*ingest;
+	struct replay	*replay;
 	uint64_t	 last_cursor;
 	bool		 running;
 	bool		 shutting_down;
@@ -124,6 +126,34 @@ touched(struct conn *c)
 	cds_list_add_tail(&c->live, &D.live);
 }
 
+/* One message for st's consumer: the head names the stream and the
+ * subscriptions chained on st->matched, the tail is shared. */
+static void
+push_to_stream(struct stream *st, struct event *ev)
+{
+	struct buf *h = &D.head;
+	struct sub *s;
+
+	h->len = 0;
+	buf_adds(h, "{\"meta\":{\"connection_id\":\"");
+	buf_adds(h, st->cid);
+	buf_adds(h, "\",\"subscription_ids\":[");
+	for (s = st->matched; s; s = s->match_next) {
+		buf_json_str(h, s->id);
+		if (s->match_next)
+			buf_addc(h, ',');
+	}
+	buf_adds(h, "],");
+	if (conn_push(st->consumer, conn_item(st->consumer, h->p, h->len,
+	    ev->user_tail, ev->cursor)) == 0) {
+		if (st->consumer->transport == CONN_CHUNKED)
+			METRIC_ADD(deliveries_chunked, 1);
+		else
+			METRIC_ADD(deliveries_ws, 1);
+		touched(st->consumer);
+	}
+}
+
 static void
 deliver(struct event *ev)
 {
@@ -141,7 +171,8 @@ deliver(struct event *ev)
 			if (s->mark == ev->cursor)
 				continue;	/* the key was listed twice */
 			s->mark = ev->cursor;
-			if (st->consumer == NULL ||
+			/* a consumer catching up will find ev in the log */
+			if (st->consumer == NULL || st->consumer->catching_up ||
 			    !event_visible_to(ev, st->user_id))
 				continue;
 			if (st->mark != ev->cursor) {
@@ -157,30 +188,63 @@ deliver(struct event *ev)
 	urcu_memb_read_unlock();
 
 	/* one message per stream, with every matching subscription id */
-	for (st = hit; st; st = st->mark_next) {
-		struct buf *h = &D.head;
-		struct sub *s;
-
-		h->len = 0;
-		buf_adds(h, "{\"meta\":{\"connection_id\":\"");
-		buf_adds(h, st->cid);
-		buf_adds(h, "\",\"subscription_ids\":[");
-		for (s = st->matched; s; s = s->match_next) {
-			buf_json_str(h, s->id);
-			if (s->match_next)
-				buf_addc(h, ',');
-		}
-		buf_adds(h, "],");
-		if (conn_push(st->consumer, conn_item(st->consumer, h->p, h->len,
-		    ev->user_tail, ev->cursor)) == 0) {
-			if (st->consumer->transport == CONN_CHUNKED)
-				METRIC_ADD(deliveries_chunked, 1);
-			else
-				METRIC_ADD(deliveries_ws, 1);
-			touched(st->consumer);
-		}
-	}
+	for (st = hit; st; st = st->mark_next)
+		push_to_stream(st, ev);
 	apps_deliver(ev);
+}
+
+/* Does a retained event belong to st? Chains the subscriptions that
+ * match it on st->matched, as deliver does. */
+static bool
+replay_match(struct stream *st, const struct event *ev)
+{
+	struct sub *s;
+
+	st->matched = NULL;
+	if (!event_visible_to(ev, st->user_id))
+		return false;
+	for (s = st->subs; s; s = s->next) {
+		if (ev->cursor <= s->since)
+			continue;
+		for (size_t k = 0; k < ev->nkeys; k++)
+			if (strcmp(ev->keys[k], s->key) == 0) {
+				s->match_next = st->matched;
+				st->matched = s;
+				break;
+			}
+	}
+	return st->matched != NULL;
+}
+
+/* Feed a user stream's consumer from the log, half a send buffer at a
+ * time: when the queue is that full, the writer posts OP_DRAINED once
+ * it is down to a quarter and this goes on from where it stopped. At
+ * the end of the log the consumer goes live; since both happen on this
+ * thread, between two events, nothing is missed or sent twice. */
+static void
+catch_up(struct stream *st)
+{
+	struct conn *c = st->consumer;
+	size_t i, half = sl.cfg.send_buffer_limit / 2;
+
+	if (!replay_covers(D.replay, c->replay_at)) {
+		/* the log moved past this consumer while it caught up */
+		log_info("stream %.8s...: replay overrun, consumer closed", st->cid);
+		conn_close(c, 1008, "replay overrun");
+		stream_detach(st);
+		return;
+	}
+	for (i = replay_after(D.replay, c->replay_at);
+	    i < replay_count(D.replay); i++) {
+		struct event *ev = replay_at(D.replay, i);
+
+		if (conn_wait_drain(c, half))
+			return;
+		c->replay_at = ev->cursor;
+		if (replay_match(st, ev))
+			push_to_stream(st, ev);
+	}
+	c->catching_up = false;
 }
 
 static void
@@ -249,6 +313,7 @@ on_line(const char *line, size_t len)
 	D.last_cursor = cursor;
 	event_stamp(rec.ev, cursor, wall_ms());
 	METRIC_ADD(events_ingested, 1);
+	replay_append(D.replay, rec.ev);
 	deliver(rec.ev);
 	event_unref(rec.ev);
 }
@@ -280,6 +345,7 @@ static void
 op_attach(struct op *op)
 {
 	struct stream *st = NULL;
+	uint64_t start = 0;
 
 	if (D.shutting_down) {
 		op->status = 503;
@@ -291,6 +357,23 @@ op_attach(struct op *op)
 		if (st != NULL && strcmp(st->user_id, op->tok.user_id) != 0)
 			st = NULL;	/* foreign: a new id, as if unknown */
 	}
+	if (st != NULL) {
+		if (st->consumer != NULL) {
+			/* takeover: the newer consumer wins, from where the
+			 * older one's writes got to */
+			conn_close(st->consumer, 4001, "replaced");
+			stream_detach(st);
+		}
+		start = op->has_cursor ? op->cursor : st->pos;
+		if (!replay_covers(D.replay, start)) {
+			/* as on App.net: a new id, subscriptions to recreate */
+			log_debug("stream %.8s...: position left the replay log, "
+			    "a new stream", st->cid);
+			stream_delete(st);
+			st = NULL;
+		} else
+			log_debug("stream %.8s...: consumer resumes", st->cid);
+	}
 	if (st == NULL) {
 		if (streams_for_token(op->tok.hash) >=
 		    (size_t)sl.cfg.max_streams_per_token) {
@@ -299,8 +382,8 @@ op_attach(struct op *op)
 			return;
 		}
 		st = stream_create(&op->tok);
-	} else
-		log_debug("stream %.8s...: consumer resumes", st->cid);
+		st->pos = start = D.last_cursor;
+	}
 	st->auto_delete = op->auto_delete;
 	stream_attach(st, op->conn);
 	if (op->conn->transport == CONN_CHUNKED)
@@ -316,6 +399,13 @@ op_attach(struct op *op)
 		buf_json_str(h, op->endpoint);
 		buf_adds(h, "}}}");
 		conn_push(op->conn, conn_item(op->conn, h->p, h->len, NULL, 0));
+	}
+	/* what it missed (and, with a cursor, what was lost in flight)
+	 * comes from the log, then live events */
+	op->conn->replay_at = start;
+	if (replay_after(D.replay, start) < replay_count(D.replay)) {
+		op->conn->catching_up = true;
+		catch_up(st);
 	}
 	strcpy(op->cid, st->cid);
 	op->status = 200;
@@ -356,7 +446,8 @@ op_subscribe(struct op *op)
 		op->error = "too many subscriptions on this stream";
 		return;
 	}
-	stream_subscribe(st, op->sid, op->key, op->endpoint);
+	stream_subscribe(st, op->sid, op->key, op->endpoint)->since =
+	    D.last_cursor;
 	op->status = 200;
 }
 
@@ -585,8 +676,23 @@ op_app_attach(struct op *op)
 	appstream_render_types(as->def.types, h);
 	buf_adds(h, "}}}");
 	conn_push(op->conn, conn_item(op->conn, h->p, h->len, NULL, 0));
+	if (op->has_cursor)
+		apps_resume(op->conn, D.replay, op->cursor);
 	log_debug("app %s: connection to stream %s", as->app->client_id,
 	    as->def.key);
+}
+
+static void
+op_drained(struct op *op)
+{
+	struct conn *c = op->conn;
+
+	if (!c->catching_up)
+		return;
+	if (c->kind == CONN_APP)
+		apps_catch_up(c, D.replay);
+	else if (c->stream != NULL && c->stream->consumer == c)
+		catch_up(c->stream);
 }
 
 static void
@@ -606,6 +712,7 @@ run_op(struct op *op)
 	case OP_APP_UPDATE:	op_app_update(op); break;
 	case OP_APP_DELETE:	op_app_delete(op); break;
 	case OP_APP_ATTACH:	op_app_attach(op); break;
+	case OP_DRAINED:	op_drained(op); break;
 	}
 	if (op->async) {
 		if (op->conn)
@@ -657,6 +764,7 @@ on_tick(struct pollable *p, uint32_t events)
 		conn_push(c, conn_item(c, "", 0, NULL, 0));
 		touched(c);
 	}
+	replay_expire(D.replay, wall_ms());
 	/* streams nobody has read for replay_window are deleted */
 	cds_list_for_each_entry_safe(st, n, streams_list(), all)
 		if (st->consumer == NULL &&
@@ -707,6 +815,10 @@ dispatch_start(char *err, size_t errlen)
 	buf_init(&D.head);
 	streams_init();
 	apps_init();
+	/* cursors of an earlier run are below the clock now */
+	D.replay = replay_new(sl.cfg.replay_window_ms, sl.cfg.replay_max_bytes,
+	    (uint64_t)wall_us());
+	D.last_cursor = (uint64_t)wall_us();
 	D.epfd = epoll_create1(EPOLL_CLOEXEC);
 	D.opev.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	D.opev.fn = on_opev;
@@ -770,6 +882,7 @@ dispatch_stop(void)
 	urcu_memb_register_thread();
 	streams_free_all();
 	apps_free_all();
+	replay_free(D.replay);
 	urcu_memb_unregister_thread();
 	ingest_close(D.ingest);
 	close(D.opev.fd);

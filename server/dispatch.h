@@ -29,6 +29,7 @@ enum op_kind {
 	OP_APP_UPDATE,
 	OP_APP_DELETE,		/* key "": every stream of the app */
 	OP_APP_ATTACH,		/* a consumer connects to an app stream */
+	OP_DRAINED,		/* a replaying consumer's queue has room (async) */
 };
 
 #define SUB_ID_MAX	64
@@ -47,6 +48,8 @@ struct op {
 	char		 key[ROUTE_KEY_MAX];
 	char		 endpoint[512];	/* route pattern */
 	bool		 auto_delete;
+	bool		 has_cursor;	/* ATTACH, APP_ATTACH: resume from cursor */
+	uint64_t	 cursor;
 	bool		 check_only;	/* SUBSCRIBE, APP_ATTACH: validate,
 					 * create nothing */
 	struct appstream_def def;	/* APP_CREATE, APP_UPDATE */

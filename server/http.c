@@ -152,12 +152,36 @@ printable_id(const char *s, size_t max)
 	return true;
 }
 
+/* ?cursor=: a cursor as sent in meta.cursor (decimal digits). 0 if
+ * absent or good (op filled in), else 400 with a message. */
+static unsigned
+cursor_arg(struct MHD_Connection *mc, struct op *op, const char **msg)
+{
+	const char *v = arg(mc, "cursor");
+	char *end;
+	unsigned long long c;
+
+	if (v == NULL)
+		return 0;
+	errno = 0;
+	c = strtoull(v, &end, 10);
+	if (*v < '0' || *v > '9' || *end != '\0' || errno != 0 ||
+	    strlen(v) > 20) {
+		*msg = "cursor must be a cursor as given in meta.cursor";
+		return 400;
+	}
+	op->has_cursor = true;
+	op->cursor = (uint64_t)c;
+	return 0;
+}
+
 /* ---- chunked user streams ---- */
 
 static ssize_t
 chunk_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
 	struct conn *c = cls;
+	bool drained;
 	long n;
 
 	pthread_mutex_lock(&c->mu);
@@ -176,7 +200,10 @@ chunk_reader(void *cls, uint64_t pos, char *buf, size_t max)
 		c->suspended = true;
 		MHD_suspend_connection(c->mhd);
 	}
+	drained = conn_drained_locked(c);
 	pthread_mutex_unlock(&c->mu);
+	if (drained)
+		conn_post_drained(c);
 	return n;
 }
 
@@ -323,13 +350,14 @@ user_stream(struct MHD_Connection *mc, const char *url, void **req_cls,
 	bool ws = wants_websocket(mc);
 	char accept[29];
 
-	if (ws) {
-		const char *msg;
-		unsigned code = ws_check(mc, accept, &msg);
-		if (code != 0)
-			return respond_error(mc, code, msg);
-	}
+	const char *msg;
+	unsigned code;
+
+	if (ws && (code = ws_check(mc, accept, &msg)) != 0)
+		return respond_error(mc, code, msg);
 	memset(&op, 0, sizeof(op));
+	if ((code = cursor_arg(mc, &op, &msg)) != 0)
+		return respond_error(mc, code, msg);
 	op.kind = OP_ATTACH;
 	op.tok = *ti;
 	/* an id that cannot be ours is treated like an unknown one */
@@ -617,6 +645,8 @@ app_connect(struct MHD_Connection *mc, void **req_cls)
 		return respond_error(mc, 400, "key is required: the key of one "
 		    "of this app's streams");
 	memset(&op, 0, sizeof(op));
+	if ((code = cursor_arg(mc, &op, &msg)) != 0)
+		return respond_error(mc, code, msg);
 	op.kind = OP_APP_ATTACH;
 	op.tok = ti;
 	if (!appstream_key_valid(key))

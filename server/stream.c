@@ -206,6 +206,11 @@ stream_detach(struct stream *st)
 
 	if (c == NULL)
 		return;
+	pthread_mutex_lock(&c->mu);
+	if (c->written_cursor > st->pos)
+		st->pos = c->written_cursor;
+	pthread_mutex_unlock(&c->mu);
+	c->catching_up = false;
 	cds_list_del_init(&c->live);
 	c->stream = NULL;
 	st->consumer = NULL;

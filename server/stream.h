@@ -22,6 +22,8 @@ struct sub {
 	char		 id[SUB_ID_MAX + 1];
 	char		 key[ROUTE_KEY_MAX];
 	char		*endpoint;	/* route pattern (a copy: routes reload) */
+	uint64_t	 since;		/* created after this cursor: a replay
+					 * gives it only later events */
 	/* delivery scratch: the event last matched, and the chain of the
 	 * stream's subscriptions that matched it */
 	uint64_t	 mark;
@@ -37,6 +39,9 @@ struct stream {
 	struct sub	*subs;
 	size_t		 nsubs;
 	struct conn	*consumer;	/* NULL while nobody reads */
+	uint64_t	 pos;		/* position: every event up to this cursor
+					 * was written to a consumer, or was not
+					 * for this stream */
 	int64_t		 idle_since_ms;
 	bool		 auto_delete;
 	/* delivery scratch, see struct sub */
@@ -58,7 +63,8 @@ void stream_delete(struct stream *st);
 /* Attach c as the consumer (taking a reference); an earlier consumer is
  * closed (takeover). */
 void stream_attach(struct stream *st, struct conn *c);
-/* Forget the consumer (drops the stream's reference). */
+/* Forget the consumer (drops the stream's reference); the position
+ * moves to what it had written. */
 void stream_detach(struct stream *st);
 
 struct sub *stream_find_sub(struct stream *st, const char *sid);

@@ -141,6 +141,7 @@ sync_inflight(struct ws *s)
 	struct conn *c = s->c;
 	size_t pending = wssess_pending(s->sess);
 	uint64_t cur = wssess_written_cursor(s->sess);
+	bool drained;
 
 	pthread_mutex_lock(&c->mu);
 	METRIC_ADD(queued_bytes, (int64_t)pending - (int64_t)c->inflight);
@@ -149,7 +150,10 @@ sync_inflight(struct ws *s)
 		c->written_cursor = cur;
 	if (c->warned && conn_queued_locked(c) < sl.cfg.send_buffer_limit / 4)
 		c->warned = false;
+	drained = conn_drained_locked(c);
 	pthread_mutex_unlock(&c->mu);
+	if (drained)
+		conn_post_drained(c);
 }
 
 static void

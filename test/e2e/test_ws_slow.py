@@ -11,10 +11,12 @@ from sluice import RawWS, Sluice, Tap, event
 
 t = Tap()
 # long keepalive: the stuck client must be dropped by the buffer rule,
-# not by the ping timeout. ASan's quarantine off, so that RSS follows
-# what the daemon really holds.
+# not by the ping timeout. A small replay log: the events it retains
+# are not what is measured here. ASan's quarantine off, so that RSS
+# follows what the daemon really holds.
 asan = os.environ.get("ASAN_OPTIONS", "")
-sl = Sluice(conf={"keepalive_interval": "60s", "send_buffer_limit": "256K"},
+sl = Sluice(conf={"keepalive_interval": "60s", "send_buffer_limit": "256K",
+                  "replay_max_bytes": "1M"},
             env={"ASAN_OPTIONS": (asan + ":" if asan else "") +
                  "quarantine_size_mb=0:thread_local_quarantine_size_kb=0"})
 
