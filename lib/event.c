@@ -5,6 +5,7 @@
 #include "buf.h"
 #include "alloc.h"
 #include "log.h"
+#include "qitem.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -165,6 +166,7 @@ event_free(struct event *ev)
 	cJSON_Delete(ev->data);
 	cJSON_Delete(ev->meta);
 	msg_unref(ev->user_tail);
+	msg_unref(ev->app_frame);
 	free(ev);
 }
 
@@ -426,18 +428,22 @@ event_stamp(struct event *ev, uint64_t cursor, int64_t ts_ms)
 	buf_adds(&b, ",\"max_id\":");
 	buf_json_str(&b, ev->id);
 	buf_adds(&b, ",\"more\":false");
+	ev->ext_off = (uint32_t)b.len;
 	if (ev->action == ACTION_DELETE) {
 		buf_adds(&b, ",\"is_deleted\":true,\"deleted_id\":");
 		buf_json_str(&b, ev->id);
 	}
 	render_backend_meta(&b, ev->meta);
+	ev->ext_len = (uint32_t)b.len - ev->ext_off;
 	buf_addc(&b, '}');
 	if (ev->data != NULL) {
 		char *d = cJSON_PrintUnformatted(ev->data);
 		if (d == NULL)
 			fatal("%s: out of memory", __func__);
 		buf_adds(&b, ",\"data\":[");
+		ev->data_off = (uint32_t)b.len;
 		buf_adds(&b, d);
+		ev->data_len = (uint32_t)b.len - ev->data_off;
 		buf_addc(&b, ']');
 		cJSON_free(d);
 	}
@@ -446,6 +452,41 @@ event_stamp(struct event *ev, uint64_t cursor, int64_t ts_ms)
 	ev->user_tail = msg_new(b.p, b.len);
 	ev->bytes += b.len;
 	buf_free(&b);
+}
+
+struct msg *
+event_app_frame(struct event *ev)
+{
+	const char *u = ev->user_tail->data;
+	uint8_t hdr[10];
+	size_t hl;
+	struct buf b;
+
+	if (ev->app_frame != NULL)
+		return ev->app_frame;
+	/* the payload is assembled after a gap as large as the biggest
+	 * frame header, then the header is put right before it */
+	buf_init(&b);
+	buf_add(&b, "0123456789", 10);
+	buf_adds(&b, "{\"meta\":{\"type\":");
+	buf_json_str(&b, ev->type);
+	buf_adds(&b, ",\"id\":");
+	buf_json_str(&b, ev->id);
+	buf_printf(&b, ",\"timestamp\":%lld,\"cursor\":\"%llu\"",
+	    (long long)ev->ts_ms, (unsigned long long)ev->cursor);
+	buf_add(&b, u + ev->ext_off, ev->ext_len);
+	buf_addc(&b, '}');
+	if (ev->data != NULL) {
+		buf_adds(&b, ",\"data\":");
+		buf_add(&b, u + ev->data_off, ev->data_len);
+	}
+	buf_addc(&b, '}');
+	hl = ws_frame_header(hdr, 0x1, b.len - 10);
+	memcpy(b.p + 10 - hl, hdr, hl);
+	ev->app_frame = msg_new(b.p + 10 - hl, b.len - 10 + hl);
+	ev->bytes += ev->app_frame->len;
+	buf_free(&b);
+	return ev->app_frame;
 }
 
 bool

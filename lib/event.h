@@ -29,6 +29,13 @@ struct event {
 	/* User-stream message without its per-connection head: the bytes
 	 * that follow `{"meta":{"connection_id":..,"subscription_ids":[..],` */
 	struct msg	*user_tail;
+	/* where, in user_tail, the parts an app-stream message shares with
+	 * it lie: delete marks and backend meta; the data object */
+	uint32_t	 ext_off, ext_len;
+	uint32_t	 data_off, data_len;
+	/* The app-stream message as a complete WebSocket text frame (the
+	 * same bytes for every app connection), built on first use. */
+	struct msg	*app_frame;
 	size_t		 bytes;		/* memory held, for accounting */
 };
 
@@ -68,6 +75,10 @@ int ingest_reason_index(const char *reason);
 /* Stamp the event with its cursor and time and render its messages. */
 void event_stamp(struct event *ev, uint64_t cursor, int64_t ts_ms);
 bool event_visible_to(const struct event *ev, const char *user_id);
+/* The app-stream message (SPEC 3) framed for WebSocket; the event keeps
+ * the reference. Built on the first call: one thread only (the
+ * dispatcher). */
+struct msg *event_app_frame(struct event *ev);
 
 struct event *event_ref(struct event *ev);
 void event_unref(struct event *ev);

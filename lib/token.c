@@ -22,11 +22,23 @@ struct tok {
 	enum token_source src;
 };
 
+/* (client_id, user_id) -> live user tokens: who has authorized which
+ * app (SPEC 5). Kept in step with every grant, revoke and file load. */
+struct auth {
+	struct auth	*next;
+	uint64_t	 h;
+	size_t		 n;
+	char		 ids[];		/* client_id, NUL, user_id, NUL */
+};
+
 struct tokens {
 	pthread_rwlock_t lock;
 	struct tok	**bucket;
 	size_t		 nbucket;
 	size_t		 count;
+	struct auth	**abucket;
+	size_t		 nabucket;
+	size_t		 nauth;
 };
 
 struct tokens *
@@ -39,7 +51,9 @@ tokens_new(void)
 	pthread_rwlock_init(&ts->lock, NULL);
 	ts->nbucket = 256;
 	ts->bucket = calloc(ts->nbucket, sizeof(*ts->bucket));
-	if (ts->bucket == NULL)
+	ts->nabucket = 256;
+	ts->abucket = calloc(ts->nabucket, sizeof(*ts->abucket));
+	if (ts->bucket == NULL || ts->abucket == NULL)
 		fatal("%s: out of memory", __func__);
 	return ts;
 }
@@ -57,6 +71,14 @@ tokens_free(struct tokens *ts)
 		}
 	}
 	free(ts->bucket);
+	for (size_t i = 0; i < ts->nabucket; i++) {
+		struct auth *a = ts->abucket[i], *n;
+		for (; a; a = n) {
+			n = a->next;
+			free(a);
+		}
+	}
+	free(ts->abucket);
 	pthread_rwlock_destroy(&ts->lock);
 	free(ts);
 }
@@ -110,6 +132,87 @@ grow(struct tokens *ts)
 	free(ob);
 }
 
+static uint64_t
+auth_hash(const char *client_id, const char *user_id)
+{
+	uint64_t h = 1469598103934665603ULL;
+	const char *p;
+
+	for (p = client_id; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	h = (h ^ 0xff) * 1099511628211ULL;
+	for (p = user_id; *p; p++)
+		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+	return h;
+}
+
+static struct auth **
+auth_find(struct tokens *ts, const char *client_id, const char *user_id)
+{
+	uint64_t h = auth_hash(client_id, user_id);
+	size_t cl = strlen(client_id);
+	struct auth **pp = &ts->abucket[h % ts->nabucket];
+
+	for (; *pp; pp = &(*pp)->next)
+		if ((*pp)->h == h && strcmp((*pp)->ids, client_id) == 0 &&
+		    strcmp((*pp)->ids + cl + 1, user_id) == 0)
+			break;
+	return pp;
+}
+
+static void
+auth_grow(struct tokens *ts)
+{
+	size_t old = ts->nabucket;
+	struct auth **ob = ts->abucket;
+
+	ts->nabucket = old * 2;
+	ts->abucket = calloc(ts->nabucket, sizeof(*ts->abucket));
+	if (ts->abucket == NULL)
+		fatal("%s: out of memory", __func__);
+	for (size_t i = 0; i < old; i++) {
+		struct auth *a = ob[i], *n;
+		for (; a; a = n) {
+			n = a->next;
+			a->next = ts->abucket[a->h % ts->nabucket];
+			ts->abucket[a->h % ts->nabucket] = a;
+		}
+	}
+	free(ob);
+}
+
+/* A user token of ti's (user, client) appears (d = 1) or goes (d = -1). */
+static void
+auth_count(struct tokens *ts, const struct token_info *ti, int d)
+{
+	struct auth **pp, *a;
+	size_t cl, ul;
+
+	if (ti->kind != TOKEN_USER)
+		return;
+	pp = auth_find(ts, ti->client_id, ti->user_id);
+	if ((a = *pp) == NULL) {
+		if (d < 0)
+			return;
+		cl = strlen(ti->client_id);
+		ul = strlen(ti->user_id);
+		a = xcalloc(1, sizeof(*a) + cl + ul + 2);
+		a->h = auth_hash(ti->client_id, ti->user_id);
+		memcpy(a->ids, ti->client_id, cl + 1);
+		memcpy(a->ids + cl + 1, ti->user_id, ul + 1);
+		*pp = a;
+		if (++ts->nauth > ts->nabucket)
+			auth_grow(ts);
+	}
+	if (d > 0)
+		a->n++;
+	else if (--a->n == 0) {
+		*pp = a->next;
+		free(a);
+		ts->nauth--;
+	}
+}
+
 static void
 grant_locked(struct tokens *ts, const struct token_info *ti,
     enum token_source src)
@@ -120,7 +223,9 @@ grant_locked(struct tokens *ts, const struct token_info *ti,
 		t = xcalloc(1, sizeof(*t));
 		*pp = t;
 		ts->count++;
-	}
+	} else
+		auth_count(ts, &t->info, -1);	/* a grant may change both ids */
+	auth_count(ts, ti, 1);
 	t->info = *ti;
 	t->src = src;
 	/* grow only once the entry is complete: rehashing reads its hash */
@@ -149,10 +254,23 @@ tokens_revoke(struct tokens *ts, const uint8_t hash[TOKEN_HASH_LEN])
 	if (t != NULL) {
 		*pp = t->next;
 		ts->count--;
+		auth_count(ts, &t->info, -1);
 	}
 	pthread_rwlock_unlock(&ts->lock);
 	free(t);
 	return t != NULL;
+}
+
+bool
+tokens_authorized(struct tokens *ts, const char *client_id,
+    const char *user_id)
+{
+	bool yes;
+
+	pthread_rwlock_rdlock(&ts->lock);
+	yes = *auth_find(ts, client_id, user_id) != NULL;
+	pthread_rwlock_unlock(&ts->lock);
+	return yes;
 }
 
 bool
@@ -335,6 +453,7 @@ tokens_load_file(struct tokens *ts, const char *path, char *err,
 			struct tok *t = *pp;
 			if (t->src == TOKEN_FROM_FILE) {
 				*pp = t->next;
+				auth_count(ts, &t->info, -1);
 				free(t);
 				ts->count--;
 			} else

@@ -37,6 +37,10 @@ bool tokens_lookup(struct tokens *ts, const char *token, struct token_info *out)
 bool tokens_lookup_hash(struct tokens *ts, const uint8_t hash[TOKEN_HASH_LEN],
     struct token_info *out);
 size_t tokens_count(struct tokens *ts);
+/* Has user_id authorized the app client_id, i.e. does the user hold a
+ * live user token of that client (SPEC 5)? */
+bool tokens_authorized(struct tokens *ts, const char *client_id,
+    const char *user_id);
 
 /* Parse one tokens-file line into *ti. Returns 1 for a token, 0 for a
  * blank or comment line, -1 with a message in err. */

@@ -24,6 +24,7 @@ struct wssess {
 	void			*ud;
 	struct qlist		 out;		/* data frames, head may be partial */
 	uint64_t		 received;
+	uint64_t		 peer_frames;	/* messages but pongs */
 	uint64_t		 written_cursor;
 	uint16_t		 peer_code;
 	bool			 broken;	/* I/O error: finished */
@@ -85,6 +86,8 @@ msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *ar
 {
 	struct wssess *s = user_data;
 
+	if (arg->opcode != WSLAY_PONG)
+		s->peer_frames++;
 	switch (arg->opcode) {
 	case WSLAY_TEXT_FRAME:
 		if (s->cb->on_text != NULL && !s->closing)
@@ -299,6 +302,12 @@ uint64_t
 wssess_received(const struct wssess *s)
 {
 	return s->received;
+}
+
+uint64_t
+wssess_peer_messages(const struct wssess *s)
+{
+	return s->peer_frames;
 }
 
 uint64_t

@@ -52,6 +52,9 @@ bool wssess_closing(const struct wssess *s);
 size_t wssess_pending(const struct wssess *s);
 /* Total bytes received: changes whenever the peer shows life. */
 uint64_t wssess_received(const struct wssess *s);
+/* Messages received from the peer, pongs left out: what the peer sent
+ * of its own accord (app streams' client keepalive). */
+uint64_t wssess_peer_messages(const struct wssess *s);
 /* Cursor of the last event message completely written. */
 uint64_t wssess_written_cursor(const struct wssess *s);
 /* Close code the peer sent, 0 if none. */

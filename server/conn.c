@@ -27,6 +27,7 @@ conn_new(enum conn_transport t, enum conn_kind k, const uint8_t *token_hash)
 	if (token_hash != NULL)
 		memcpy(c->token_hash, token_hash, TOKEN_HASH_LEN);
 	CDS_INIT_LIST_HEAD(&c->live);
+	CDS_INIT_LIST_HEAD(&c->app_link);
 	cds_wfcq_node_init(&c->wake_node);
 	return c;
 }

@@ -16,6 +16,7 @@
 #include "token.h"
 
 struct MHD_Connection;
+struct appstream;
 struct stream;
 struct ws;
 struct wsworker;
@@ -47,7 +48,9 @@ struct conn {
 	struct cds_wfcq_node wake_node;
 
 	/* dispatcher only */
-	struct stream	*stream;
+	struct stream	*stream;		/* user streams */
+	struct appstream *app;			/* app streams */
+	struct cds_list_head app_link;		/* in app->conns */
 	struct cds_list_head live;		/* chunked: keepalive order */
 	int64_t		 last_push_ms;
 };

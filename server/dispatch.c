@@ -6,6 +6,7 @@
  * queue takes that queue's lock for a moment and nothing else. */
 #include "dispatch.h"
 #include "alloc.h"
+#include "apps.h"
 #include "conn.h"
 #include "event.h"
 #include "ingest.h"
@@ -179,6 +180,7 @@ deliver(struct event *ev)
 			touched(st->consumer);
 		}
 	}
+	apps_deliver(ev);
 }
 
 static void
@@ -204,6 +206,7 @@ apply_token(struct token_rec *t)
 					stream_delete(st);
 			}
 		}
+		apps_close_token(ti.hash, 1008, "token revoked");
 		log_info("token revoked");
 		return;
 	}
@@ -324,6 +327,10 @@ op_detach(struct op *op)
 	struct conn *c = op->conn;
 	struct stream *st = c->stream;
 
+	if (c->kind == CONN_APP) {
+		apps_detach(c);
+		return;
+	}
 	if (st != NULL && st->consumer == c) {
 		stream_detach(st);
 		if (st->auto_delete)
@@ -431,7 +438,155 @@ op_shutdown(struct op *op)
 			stream_detach(st);
 		}
 	}
+	apps_close_token(NULL, 1001, "going away");
 	op->status = 200;
+}
+
+/* ---- app streams ---- */
+
+static struct appstream *
+find_app_stream(struct op *op)
+{
+	struct appstream *as = apps_find_stream(apps_find(op->tok.client_id),
+	    op->key);
+
+	if (as == NULL) {
+		op->status = 404;
+		op->error = "this app has no stream with that key";
+	}
+	return as;
+}
+
+static void
+op_app_create(struct op *op)
+{
+	struct app *a = apps_get(op->tok.client_id);
+	struct appstream *as;
+
+	if (op->def.key[0] != '\0' && apps_find_stream(a, op->def.key)) {
+		op->status = 400;
+		op->error = "key: this app already has a stream with that key";
+		return;
+	}
+	if (a->nstreams >= APPS_MAX_PER_APP) {
+		op->status = 429;
+		op->error = "an app may have at most 5 streams: delete one first";
+		return;
+	}
+	if (op->def.key[0] == '\0') {
+		do
+			stream_random_id(op->def.key);
+		while (apps_find_stream(a, op->def.key) != NULL);
+	}
+	as = apps_create(a, &op->def);
+	log_info("app %s: stream %s created", a->client_id, as->def.key);
+	apps_render(as, op->base, &op->body);
+	op->status = 201;
+}
+
+static void
+op_app_list(struct op *op)
+{
+	struct app *a = apps_find(op->tok.client_id);
+	struct appstream *as;
+
+	buf_addc(&op->body, '[');
+	if (a != NULL)
+		cds_list_for_each_entry(as, &a->streams, link) {
+			if (as->link.prev != &a->streams)
+				buf_addc(&op->body, ',');
+			apps_render(as, op->base, &op->body);
+		}
+	buf_addc(&op->body, ']');
+	op->status = 200;
+}
+
+static void
+op_app_get(struct op *op)
+{
+	struct appstream *as = find_app_stream(op);
+
+	if (as == NULL)
+		return;
+	apps_render(as, op->base, &op->body);
+	op->status = 200;
+}
+
+static void
+op_app_update(struct op *op)
+{
+	struct appstream *as = find_app_stream(op);
+
+	if (as == NULL)
+		return;
+	if (op->def.key[0] != '\0' && strcmp(op->def.key, as->def.key) != 0) {
+		op->status = 400;
+		op->error = "key: a stream's key cannot be changed";
+		return;
+	}
+	/* the next event is matched against the new definition: open
+	 * connections follow it without a reconnect */
+	as->def.types = op->def.types;
+	apps_render(as, op->base, &op->body);
+	op->status = 200;
+}
+
+static void
+op_app_delete(struct op *op)
+{
+	struct app *a;
+	struct appstream *as, *n;
+
+	if (op->key[0] != '\0') {
+		if ((as = find_app_stream(op)) == NULL)
+			return;
+		apps_render(as, op->base, &op->body);
+		apps_delete(as);
+		op->status = 200;
+		return;
+	}
+	op_app_list(op);
+	if ((a = apps_find(op->tok.client_id)) != NULL)
+		cds_list_for_each_entry_safe(as, n, &a->streams, link)
+			apps_delete(as);
+}
+
+static void
+op_app_attach(struct op *op)
+{
+	struct appstream *as;
+	struct buf *h = &D.head;
+
+	if (D.shutting_down) {
+		op->status = 503;
+		op->error = "shutting down";
+		return;
+	}
+	if ((as = find_app_stream(op)) == NULL)
+		return;
+	op->status = 200;
+	if (op->check_only)
+		return;
+	if (as->app->nconns >= (size_t)sl.cfg.max_app_streams) {
+		op->status = 429;
+		op->error = "too many app streams in use for this app "
+		    "(max_app_streams)";
+		return;
+	}
+	stream_random_id(op->cid);
+	apps_attach(as, op->conn);
+	/* the connection message goes first, before any event */
+	h->len = 0;
+	buf_adds(h, "{\"meta\":{\"type\":\"connection\",\"connection_id\":\"");
+	buf_adds(h, op->cid);
+	buf_adds(h, "\",\"stream\":{\"key\":");
+	buf_json_str(h, as->def.key);
+	buf_adds(h, ",\"object_types\":");
+	appstream_render_types(as->def.types, h);
+	buf_adds(h, "}}}");
+	conn_push(op->conn, conn_item(op->conn, h->p, h->len, NULL, 0));
+	log_debug("app %s: connection to stream %s", as->app->client_id,
+	    as->def.key);
 }
 
 static void
@@ -445,6 +600,12 @@ run_op(struct op *op)
 	case OP_DELETE_STREAM:	op_delete_stream(op); break;
 	case OP_LIST_STREAMS:	op_list_streams(op); break;
 	case OP_SHUTDOWN:	op_shutdown(op); break;
+	case OP_APP_CREATE:	op_app_create(op); break;
+	case OP_APP_LIST:	op_app_list(op); break;
+	case OP_APP_GET:	op_app_get(op); break;
+	case OP_APP_UPDATE:	op_app_update(op); break;
+	case OP_APP_DELETE:	op_app_delete(op); break;
+	case OP_APP_ATTACH:	op_app_attach(op); break;
 	}
 	if (op->async) {
 		if (op->conn)
@@ -545,6 +706,7 @@ dispatch_start(char *err, size_t errlen)
 	cds_wfcq_init(&D.qhead, &D.qtail);
 	buf_init(&D.head);
 	streams_init();
+	apps_init();
 	D.epfd = epoll_create1(EPOLL_CLOEXEC);
 	D.opev.fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	D.opev.fn = on_opev;
@@ -607,6 +769,7 @@ dispatch_stop(void)
 	pthread_join(D.thread, NULL);
 	urcu_memb_register_thread();
 	streams_free_all();
+	apps_free_all();
 	urcu_memb_unregister_thread();
 	ingest_close(D.ingest);
 	close(D.opev.fd);

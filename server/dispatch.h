@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "appstream.h"
 #include "buf.h"
 #include "rcu.h"
 #include "route.h"
@@ -22,6 +23,12 @@ enum op_kind {
 	OP_DELETE_STREAM,
 	OP_LIST_STREAMS,
 	OP_SHUTDOWN,		/* end every stream, refuse new consumers */
+	OP_APP_CREATE,		/* app streams: the management API */
+	OP_APP_LIST,
+	OP_APP_GET,
+	OP_APP_UPDATE,
+	OP_APP_DELETE,		/* key "": every stream of the app */
+	OP_APP_ATTACH,		/* a consumer connects to an app stream */
 };
 
 #define SUB_ID_MAX	64
@@ -40,13 +47,16 @@ struct op {
 	char		 key[ROUTE_KEY_MAX];
 	char		 endpoint[512];	/* route pattern */
 	bool		 auto_delete;
-	bool		 check_only;	/* SUBSCRIBE: validate, create nothing */
+	bool		 check_only;	/* SUBSCRIBE, APP_ATTACH: validate,
+					 * create nothing */
+	struct appstream_def def;	/* APP_CREATE, APP_UPDATE */
+	char		 base[300];	/* stream objects: "ws://host" */
 	struct conn	*conn;		/* ATTACH/DETACH: a reference the op owns */
 
 	/* out */
 	int		 status;	/* HTTP status */
 	const char	*error;		/* message when status is not 2xx */
-	struct buf	 body;		/* LIST_STREAMS: JSON array */
+	struct buf	 body;		/* LIST_STREAMS, APP_*: JSON */
 };
 
 int dispatch_start(char *err, size_t errlen);

@@ -5,6 +5,7 @@
  * the queue is empty, so an idle stream costs nothing. */
 #include "http.h"
 #include "alloc.h"
+#include "appstream.h"
 #include "buf.h"
 #include "conn.h"
 #include "dispatch.h"
@@ -211,18 +212,31 @@ wants_websocket(struct MHD_Connection *mc)
 
 /* ---- WebSocket upgrades ---- */
 
-/* Per-request state of an upgrade: MHD hands the socket to upgrade_cb,
- * or, if the 101 never reaches the client, only tells request_done. */
-struct upgrade_req {
+/* Per-request state: an upgrade (MHD hands the socket to upgrade_cb,
+ * or, if the 101 never reaches the client, only tells request_done),
+ * or a request body being read. */
+struct req {
 	struct conn	*conn;		/* our reference until handed over */
+	struct buf	 body;
+	bool		 too_big;
 };
+
+static struct req *
+req_new(void **req_cls)
+{
+	struct req *u = xcalloc(1, sizeof(*u));
+
+	buf_init(&u->body);
+	*req_cls = u;
+	return u;
+}
 
 static void
 upgrade_cb(void *cls, struct MHD_Connection *mc, void *req_cls,
     const char *extra, size_t extra_len, MHD_socket sock,
     struct MHD_UpgradeResponseHandle *urh)
 {
-	struct upgrade_req *u = req_cls;
+	struct req *u = req_cls;
 	struct conn *c = u->conn;
 
 	u->conn = NULL;
@@ -233,7 +247,7 @@ static void
 request_done(void *cls, struct MHD_Connection *mc, void **req_cls,
     enum MHD_RequestTerminationCode toe)
 {
-	struct upgrade_req *u = *req_cls;
+	struct req *u = *req_cls;
 
 	if (u == NULL)
 		return;
@@ -244,6 +258,7 @@ request_done(void *cls, struct MHD_Connection *mc, void **req_cls,
 		op->conn = u->conn;
 		dispatch_post(op);
 	}
+	buf_free(&u->body);
 	free(u);
 	*req_cls = NULL;
 }
@@ -274,7 +289,7 @@ ws_upgrade(struct MHD_Connection *mc, void **req_cls, struct op *op,
     const char *accept)
 {
 	struct MHD_Response *r;
-	struct upgrade_req *u;
+	struct req *u;
 	enum MHD_Result ret;
 	struct conn *c = op->conn;
 
@@ -283,9 +298,8 @@ ws_upgrade(struct MHD_Connection *mc, void **req_cls, struct op *op,
 		conn_unref(c);
 		return respond_error(mc, (unsigned)op->status, op->error);
 	}
-	u = xcalloc(1, sizeof(*u));
+	u = *req_cls != NULL ? *req_cls : req_new(req_cls);
 	u->conn = c;
-	*req_cls = u;
 	r = MHD_create_response_for_upgrade(upgrade_cb, NULL);
 	if (r == NULL)
 		return MHD_NO;		/* request_done lets the stream go */
@@ -469,6 +483,160 @@ manage_streams(struct MHD_Connection *mc, const char *method, const char *rest,
 	return respond(mc, 204, NULL, NULL);
 }
 
+/* ---- app streams (SPEC 5) ---- */
+
+/* "ws://host" for the endpoint of stream objects, from the Host header
+ * when it is a plain host[:port]; "" otherwise. */
+static void
+endpoint_base(struct MHD_Connection *mc, char *out, size_t outlen)
+{
+	const char *host = MHD_lookup_connection_value(mc, MHD_HEADER_KIND,
+	    MHD_HTTP_HEADER_HOST);
+	const char *p;
+
+	out[0] = '\0';
+	if (host == NULL || *host == '\0' || strlen(host) > 255)
+		return;
+	for (p = host; *p; p++)
+		if (!isalnum((unsigned char)*p) && !strchr(".-:[]", *p))
+			return;
+	snprintf(out, outlen, "%s://%s", sl.cfg.tls_cert ? "wss" : "ws", host);
+}
+
+static enum MHD_Result
+respond_op_body(struct MHD_Connection *mc, struct op *op)
+{
+	struct buf b;
+	enum MHD_Result ret;
+
+	if (op->status >= 300)
+		return respond_error(mc, (unsigned)op->status, op->error);
+	buf_init(&b);
+	buf_printf(&b, "{\"meta\":{\"code\":%d},\"data\":", op->status);
+	buf_add(&b, op->body.p, op->body.len);
+	buf_addc(&b, '}');
+	ret = respond(mc, (unsigned)op->status, &b, NULL);
+	buf_free(&b);
+	return ret;
+}
+
+/* /streams[/{key}]: rest is what follows "/streams". Bodies of POST and
+ * PUT arrive over several calls: they are collected in the request
+ * state and answered on the last call. */
+static enum MHD_Result
+app_streams(struct MHD_Connection *mc, const char *method, const char *rest,
+    const char *upload_data, size_t *upload_size, void **req_cls)
+{
+	bool has_body = strcmp(method, "POST") == 0 || strcmp(method, "PUT") == 0;
+	struct req *u = *req_cls;
+	struct token_info ti;
+	const char *msg, *key = NULL;
+	char err[256];
+	unsigned code;
+	struct op op;
+	enum MHD_Result ret;
+	int rc;
+
+	if (u != NULL && *upload_size > 0) {
+		/* more of the body */
+		if (u->body.len + *upload_size > APPSTREAM_BODY_MAX)
+			u->too_big = true;
+		else
+			buf_add(&u->body, upload_data, *upload_size);
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (*rest == '/' && rest[1] != '\0')
+		key = rest + 1;
+	if (u == NULL) {
+		/* the headers: answer what needs no body at once */
+		if ((code = authenticate(mc, TOKEN_APP, &ti, &msg)) != 0)
+			return respond_error(mc, code, msg);
+		bool get_or_delete = strcmp(method, "GET") == 0 ||
+		    strcmp(method, "DELETE") == 0;
+
+		if (!get_or_delete && strcmp(method, key ? "PUT" : "POST") != 0)
+			return respond_error(mc, 405, key ? "use GET, PUT or "
+			    "DELETE on /streams/{key}" : "use GET, POST or "
+			    "DELETE on /streams");
+		if (key != NULL && !appstream_key_valid(key))
+			return respond_error(mc, 404, "this app has no stream "
+			    "with that key");
+		if (has_body) {
+			req_new(req_cls);
+			return MHD_YES;
+		}
+	} else if (u->too_big) {
+		snprintf(err, sizeof(err), "the body is larger than %d bytes",
+		    APPSTREAM_BODY_MAX);
+		return respond_error(mc, 400, err);
+	}
+	/* after a body the token is looked up again: it may have been
+	 * revoked while the body came in */
+	if (u != NULL && (code = authenticate(mc, TOKEN_APP, &ti, &msg)) != 0)
+		return respond_error(mc, code, msg);
+	memset(&op, 0, sizeof(op));
+	op.tok = ti;
+	if (key != NULL)
+		snprintf(op.key, sizeof(op.key), "%s", key);
+	endpoint_base(mc, op.base, sizeof(op.base));
+	if (has_body) {
+		rc = appstream_parse(u->body.p ? u->body.p : "", u->body.len,
+		    strcmp(method, "PUT") == 0, &op.def, err, sizeof(err));
+		if (rc != 0)
+			return respond_error(mc, (unsigned)rc, err);
+	}
+	if (strcmp(method, "POST") == 0)
+		op.kind = OP_APP_CREATE;
+	else if (strcmp(method, "PUT") == 0)
+		op.kind = OP_APP_UPDATE;
+	else if (strcmp(method, "DELETE") == 0)
+		op.kind = OP_APP_DELETE;
+	else
+		op.kind = key ? OP_APP_GET : OP_APP_LIST;
+	buf_init(&op.body);
+	dispatch_call(&op);
+	ret = respond_op_body(mc, &op);
+	buf_free(&op.body);
+	return ret;
+}
+
+/* GET /v0/apps?key=KEY: WebSocket only. */
+static enum MHD_Result
+app_connect(struct MHD_Connection *mc, void **req_cls)
+{
+	struct token_info ti;
+	const char *msg, *key = arg(mc, "key");
+	unsigned code;
+	char accept[29];
+	struct op op;
+
+	if ((code = authenticate(mc, TOKEN_APP, &ti, &msg)) != 0)
+		return respond_error(mc, code, msg);
+	if (key == NULL || *key == '\0')
+		return respond_error(mc, 400, "key is required: the key of one "
+		    "of this app's streams");
+	memset(&op, 0, sizeof(op));
+	op.kind = OP_APP_ATTACH;
+	op.tok = ti;
+	if (!appstream_key_valid(key))
+		return respond_error(mc, 404, "this app has no stream with that key");
+	strcpy(op.key, key);
+	code = wants_websocket(mc) ? ws_check(mc, accept, &msg) : 426;
+	if (code == 426 && !wants_websocket(mc))
+		msg = "app streams are WebSocket only: send Upgrade: websocket";
+	if (code != 0) {
+		/* an unknown key says so first, whatever the handshake */
+		op.check_only = true;
+		dispatch_call(&op);
+		if (op.status != 200)
+			return respond_error(mc, (unsigned)op.status, op.error);
+		return respond_error(mc, code, msg);
+	}
+	op.conn = conn_new(CONN_WEBSOCKET, CONN_APP, ti.hash);
+	return ws_upgrade(mc, req_cls, &op, accept);
+}
+
 static const char *
 strip_prefix(const char *url)
 {
@@ -491,7 +659,18 @@ handle_request(void *cls, struct MHD_Connection *mc, const char *url,
 	const char *msg, *path;
 	unsigned code;
 
-	/* requests of this API carry no body: answer on the first call */
+	if (strcmp(url, "/v0/apps") == 0 || strcmp(url, "/v1/app") == 0 ||
+	    strcmp(url, "/stream/app") == 0) {
+		if (strcmp(method, "GET") != 0)
+			return respond_error(mc, 405, "app streams are opened with GET");
+		return app_connect(mc, req_cls);
+	}
+	if ((path = strip_prefix(url)) != NULL &&
+	    (strcmp(path, "/streams") == 0 || strncmp(path, "/streams/", 9) == 0))
+		return app_streams(mc, method, path + 8, upload_data,
+		    upload_size, req_cls);
+	/* the other requests of this API carry no body: answer on the
+	 * first call */
 	if (strcmp(url, "/stream/user") == 0 || strcmp(url, "/v0/user") == 0 ||
 	    strcmp(url, "/v1/user") == 0) {
 		if (strcmp(method, "GET") != 0)

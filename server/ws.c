@@ -26,6 +26,8 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <unistd.h>
 
 #define CLOSE_WAIT_MS	2000	/* how long a close handshake may take */
@@ -43,6 +45,8 @@ struct ws {
 	uint32_t		 events;	/* registered with epoll */
 	uint64_t		 seen_rx;	/* wssess_received at the last tick */
 	int64_t			 last_rx_ms;
+	uint64_t		 seen_msgs;	/* wssess_peer_messages, idem */
+	int64_t			 last_msg_ms;	/* app streams: client keepalive */
 	int64_t			 last_ping_ms;
 	int64_t			 close_deadline_ms;	/* 0: not closing */
 };
@@ -230,12 +234,18 @@ static void
 start_session(struct wsworker *w, struct ws *s)
 {
 	struct epoll_event ev = { .events = EPOLLIN, .data.ptr = s };
-	int fl = fcntl(s->fd, F_GETFL);
+	int fl = fcntl(s->fd, F_GETFL), one = 1, zero = 0;
 
 	fcntl(s->fd, F_SETFL, fl | O_NONBLOCK);
+	/* We batch with writev ourselves; Nagle would hold back the tail
+	 * of a frame split by a full socket until the peer's delayed ACK
+	 * (~40 ms). MHD may leave the socket corked. Over TLS fd is one end
+	 * of a socketpair and both calls fail, harmlessly. */
+	(void)setsockopt(s->fd, IPPROTO_TCP, TCP_CORK, &zero, sizeof(zero));
+	(void)setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	s->w = w;
 	s->sess = wssess_new(&io_cb, s, sl.cfg.ws_max_message);
-	s->last_rx_ms = s->last_ping_ms = now_ms();
+	s->last_rx_ms = s->last_ping_ms = s->last_msg_ms = now_ms();
 	cds_list_add_tail(&s->link, &w->sessions);
 	if (s->sess == NULL || epoll_ctl(w->epfd, EPOLL_CTL_ADD, s->fd, &ev) < 0) {
 		log_warn("websocket: cannot start a session: %s", strerror(errno));
@@ -275,9 +285,15 @@ on_tick(struct wsworker *w)
 	cds_list_for_each_entry_safe(s, n, &w->sessions, link) {
 		uint64_t rx = wssess_received(s->sess);
 
+		uint64_t msgs = wssess_peer_messages(s->sess);
+
 		if (rx != s->seen_rx) {
 			s->seen_rx = rx;
 			s->last_rx_ms = now;
+		}
+		if (msgs != s->seen_msgs) {
+			s->seen_msgs = msgs;
+			s->last_msg_ms = now;
 		}
 		if (s->close_deadline_ms && now >= s->close_deadline_ms) {
 			teardown(s);		/* the peer never answered */
@@ -287,6 +303,16 @@ on_tick(struct wsworker *w)
 			log_debug("websocket: peer silent for %lld ms, dropped",
 			    (long long)(now - s->last_rx_ms));
 			teardown(s);
+			continue;
+		}
+		/* an app client must speak for itself every app_keepalive:
+		 * the pongs its library sends for it do not count */
+		if (s->c->kind == CONN_APP && !wssess_closing(s->sess) &&
+		    now - s->last_msg_ms >= sl.cfg.app_keepalive_ms) {
+			log_debug("websocket: app client silent for %lld ms, "
+			    "closed", (long long)(now - s->last_msg_ms));
+			wssess_close(s->sess, 1008, "keepalive");
+			flush(s);
 			continue;
 		}
 		if (now - s->last_ping_ms >= ka && !wssess_closing(s->sess)) {

@@ -70,7 +70,7 @@ class Sluice:
         "tokapp2": ("app", "app2"),
     }
 
-    def __init__(self, conf=None, tokens=None, args=(), stdin=None):
+    def __init__(self, conf=None, tokens=None, args=(), stdin=None, env=None):
         self.dir = tempfile.mkdtemp(prefix="sluice-e2e-")
         self.sock = os.path.join(self.dir, "ingest.sock")
         self.tokens = dict(self.DEFAULT_TOKENS if tokens is None else tokens)
@@ -92,8 +92,10 @@ class Sluice:
                     f.write("%s = %s\n" % (k, one))
         self.log_path = os.path.join(self.dir, "sluiced.log")
         self.logf = open(self.log_path, "w")
+        penv = dict(os.environ)
+        penv.update(env or {})
         self.proc = subprocess.Popen([SLUICED, "-c", self.conf_path] + list(args),
-                                     stdout=self.logf, stderr=subprocess.STDOUT,
+                                     stdout=self.logf, stderr=subprocess.STDOUT, env=penv,
                                      stdin=stdin if stdin is not None else subprocess.DEVNULL)
         self.port = None
         deadline = time.time() + 15
@@ -113,6 +115,13 @@ class Sluice:
     def log(self):
         with open(self.log_path, errors="replace") as f:
             return f.read()
+
+    def rss_kib(self):
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for l in f:
+                if l.startswith("VmRSS"):
+                    return int(l.split()[1])
+        return 0
 
     def alive(self):
         return self.proc.poll() is None

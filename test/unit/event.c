@@ -767,10 +767,108 @@ test_utf8(void)
 	is_int(ingest_reason_index("nope"), -1, "unknown label");
 }
 
+/* The app-stream message: a whole WebSocket text frame, built once,
+ * sharing the backend meta and data with the user-stream message. */
+static cJSON *
+app_message(struct event *ev, size_t *framelen)
+{
+	struct msg *m = event_app_frame(ev);
+	const uint8_t *p = (const uint8_t *)m->data;
+	size_t hl = 2, plen = p[1] & 0x7f;
+
+	ok(p[0] == 0x81 && !(p[1] & 0x80), "a final, unmasked text frame");
+	if (plen == 126) {
+		plen = (size_t)p[2] << 8 | p[3];
+		hl = 4;
+	} else if (plen == 127) {
+		plen = 0;
+		for (int i = 0; i < 8; i++)
+			plen = plen << 8 | p[2 + i];
+		hl = 10;
+	}
+	is_int(hl + plen, m->len, "the frame length covers the payload exactly");
+	ok(event_app_frame(ev) == m, "built once: the same bytes again");
+	*framelen = m->len;
+	return cJSON_ParseWithLength(m->data + hl, plen);
+}
+
+static void
+test_app_frame(void)
+{
+	struct event *ev;
+	cJSON *j, *meta, *data;
+	size_t fl;
+	char line[2048];
+
+	ev = good_event("{\"type\":\"message\",\"action\":\"create\",\"id\":881,"
+	    "\"data\":{\"id\":\"881\",\"text\":\"psst\"},"
+	    "\"meta\":{\"channel_type\":\"io.pnut.core.pm\",\"cursor\":\"x\","
+	    "\"subscribed_user_ids\":[\"12\",\"34\"]}}");
+	if (ev == NULL)
+		return;
+	event_stamp(ev, 1043, 1763855042123LL);
+	j = app_message(ev, &fl);
+	ok(j != NULL, "the payload is JSON");
+	meta = cJSON_GetObjectItemCaseSensitive(j, "meta");
+	data = cJSON_GetObjectItemCaseSensitive(j, "data");
+	is_str(jstr(meta, "type"), "message", "meta.type");
+	is_str(jstr(meta, "id"), "881", "meta.id is the object id");
+	ok(cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(meta, "timestamp")) &&
+	    cJSON_GetObjectItemCaseSensitive(meta, "timestamp")->valuedouble ==
+	    1763855042123.0, "meta.timestamp in ms");
+	is_str(jstr(meta, "cursor"), "1043", "meta.cursor is sluice's, not the backend's");
+	is_int(count_key(meta, "cursor"), 1, "cursor once");
+	is_str(jstr(meta, "channel_type"), "io.pnut.core.pm", "backend meta merged");
+	ok(cJSON_IsArray(cJSON_GetObjectItemCaseSensitive(meta, "subscribed_user_ids")),
+	    "backend meta of any JSON type");
+	ok(cJSON_IsObject(data) && strcmp(jstr(data, "text"), "psst") == 0,
+	    "data is the object, not a list");
+	ok(cJSON_GetObjectItemCaseSensitive(meta, "connection_id") == NULL &&
+	    cJSON_GetObjectItemCaseSensitive(meta, "min_id") == NULL,
+	    "no user-stream members");
+	cJSON_Delete(j);
+	event_unref(ev);
+
+	ev = good_event("{\"type\":\"post\",\"action\":\"delete\",\"id\":\"9\"}");
+	if (ev == NULL)
+		return;
+	event_stamp(ev, 7, 1);
+	j = app_message(ev, &fl);
+	meta = cJSON_GetObjectItemCaseSensitive(j, "meta");
+	ok(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(meta, "is_deleted")),
+	    "delete: is_deleted");
+	is_str(jstr(meta, "deleted_id"), "9", "delete: deleted_id");
+	ok(cJSON_GetObjectItemCaseSensitive(j, "data") == NULL,
+	    "delete without data: no data");
+	cJSON_Delete(j);
+	event_unref(ev);
+
+	/* the three frame header sizes */
+	for (int n = 0; n < 3; n++) {
+		size_t pad = n == 0 ? 10 : n == 1 ? 300 : 70000;
+		char *big = malloc(pad + 200);
+
+		snprintf(big, pad + 200, "{\"type\":\"post\",\"action\":\"create\","
+		    "\"id\":\"1\",\"data\":{\"t\":\"%0*d\"}}", (int)pad, 0);
+		ev = good_event(big);
+		free(big);
+		if (ev == NULL)
+			continue;
+		event_stamp(ev, 1, 1);
+		j = app_message(ev, &fl);
+		data = cJSON_GetObjectItemCaseSensitive(j, "data");
+		is_int(strlen(jstr(data, "t")), pad, "a %zu-byte field survives (%zu-byte frame)", pad, fl);
+		cJSON_Delete(j);
+		event_unref(ev);
+	}
+	(void)line;
+}
+
 int
 main(void)
 {
 	test_create();
+	test_app_frame();
 	test_update_numeric();
 	test_delete();
 	test_meta();

@@ -409,10 +409,109 @@ test_load_file(void)
 	tokens_free(ts);
 }
 
+/* Who authorized which app: kept in step with grants, re-grants,
+ * revokes and tokens-file loads. */
+static void
+test_authorized(void)
+{
+	struct tokens *ts = tokens_new();
+	struct token_info ti, app;
+	char fpath[] = "/tmp/sluice-token-test-XXXXXX", err[256];
+	FILE *fp;
+	int fd;
+
+	ok(!tokens_authorized(ts, "app1", "12"), "nobody authorized yet");
+	user_info(&ti, "t1", "12", "app1", "");
+	tokens_grant(ts, &ti, TOKEN_FROM_PIPE);
+	ok(tokens_authorized(ts, "app1", "12"), "a user token authorizes its app");
+	ok(!tokens_authorized(ts, "app2", "12"), "and no other app");
+	ok(!tokens_authorized(ts, "app1", "1"), "for that user only (no prefix match)");
+	ok(!tokens_authorized(ts, "app", "112"), "the two ids are not run together");
+	user_info(&ti, "t2", "12", "app1", "");
+	tokens_grant(ts, &ti, TOKEN_FROM_PIPE);
+	token_hash("t1", 2, ti.hash);
+	tokens_revoke(ts, ti.hash);
+	ok(tokens_authorized(ts, "app1", "12"), "one of two tokens revoked: still authorized");
+	token_hash("t2", 2, ti.hash);
+	tokens_revoke(ts, ti.hash);
+	ok(!tokens_authorized(ts, "app1", "12"), "both revoked: no longer");
+
+	/* a grant that reuses a token for another client moves the right */
+	user_info(&ti, "t3", "34", "app1", "");
+	tokens_grant(ts, &ti, TOKEN_FROM_PIPE);
+	user_info(&ti, "t3", "34", "app2", "");
+	tokens_grant(ts, &ti, TOKEN_FROM_PIPE);
+	ok(!tokens_authorized(ts, "app1", "34") && tokens_authorized(ts, "app2", "34"),
+	    "re-granting a token for another app moves the authorization");
+
+	/* app tokens authorize nobody */
+	memset(&app, 0, sizeof(app));
+	token_hash("tapp", 4, app.hash);
+	app.kind = TOKEN_APP;
+	strcpy(app.client_id, "app9");
+	tokens_grant(ts, &app, TOKEN_FROM_PIPE);
+	ok(!tokens_authorized(ts, "app9", ""), "an app token is no user's authorization");
+
+	/* file tokens: a reload replaces them, pipe tokens stay */
+	fd = mkstemp(fpath);
+	fp = fdopen(fd, "w");
+	fprintf(fp, "f1 user 56 app3\nf2 user 78 app3\n");
+	fclose(fp);
+	ok(tokens_load_file(ts, fpath, err, sizeof(err)) == 0, "tokens file loaded");
+	ok(tokens_authorized(ts, "app3", "56") && tokens_authorized(ts, "app3", "78"),
+	    "file tokens authorize");
+	fp = fopen(fpath, "w");
+	fprintf(fp, "f2 user 78 app3\n");
+	fclose(fp);
+	ok(tokens_load_file(ts, fpath, err, sizeof(err)) == 0, "tokens file reloaded");
+	ok(!tokens_authorized(ts, "app3", "56"), "a token gone from the file no longer authorizes");
+	ok(tokens_authorized(ts, "app3", "78") && tokens_authorized(ts, "app2", "34"),
+	    "the others still do");
+	unlink(fpath);
+
+	/* many pairs: the index grows and forgets exactly */
+	for (int i = 0; i < 3000; i++) {
+		char tok[32], user[32];
+
+		snprintf(tok, sizeof(tok), "m%d", i);
+		snprintf(user, sizeof(user), "%d", i);
+		user_info(&ti, tok, user, i % 2 ? "odd" : "even", "");
+		tokens_grant(ts, &ti, TOKEN_FROM_PIPE);
+	}
+	{
+		int right = 0, wrong = 0;
+
+		for (int i = 0; i < 3000; i++) {
+			char user[32], tok[32];
+
+			snprintf(user, sizeof(user), "%d", i);
+			right += tokens_authorized(ts, i % 2 ? "odd" : "even", user);
+			wrong += tokens_authorized(ts, i % 2 ? "even" : "odd", user);
+			if (i % 3 == 0) {
+				snprintf(tok, sizeof(tok), "m%d", i);
+				token_hash(tok, strlen(tok), ti.hash);
+				tokens_revoke(ts, ti.hash);
+			}
+		}
+		is_int(right, 3000, "3000 pairs authorized");
+		is_int(wrong, 0, "none crossed");
+		right = 0;
+		for (int i = 0; i < 3000; i++) {
+			char user[32];
+
+			snprintf(user, sizeof(user), "%d", i);
+			right += tokens_authorized(ts, i % 2 ? "odd" : "even", user);
+		}
+		is_int(right, 2000, "a third revoked: 2000 left");
+	}
+	tokens_free(ts);
+}
+
 int
 main(void)
 {
 	test_hash();
+	test_authorized();
 	test_store();
 	test_many();
 	test_parse_line();

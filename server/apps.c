@@ -1,0 +1,238 @@
+/* apps.c - app streams, owned by the dispatcher thread. Delivery walks
+ * only the streams that have consumers (the active list); for each it
+ * checks the event's type against the stream's object types and, for a
+ * private event, whether one of its users authorized the app, once per
+ * app and event. The message is the same for every app connection, so
+ * one pre-built frame is shared by all. */
+#include "apps.h"
+#include "alloc.h"
+#include "conn.h"
+#include "log.h"
+#include "sluiced.h"
+#include "stream.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define NBUCKET	1024
+
+static struct app *bucket[NBUCKET];
+static CDS_LIST_HEAD(active);
+static uint64_t next_id = 1;
+static size_t nconns;
+
+static size_t
+slot(const char *client_id)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *client_id; client_id++)
+		h = (h ^ (unsigned char)*client_id) * 1099511628211ULL;
+	return (size_t)(h % NBUCKET);
+}
+
+void
+apps_init(void)
+{
+	memset(bucket, 0, sizeof(bucket));
+	CDS_INIT_LIST_HEAD(&active);
+	next_id = 1;
+	nconns = 0;
+}
+
+void
+apps_free_all(void)
+{
+	for (size_t i = 0; i < NBUCKET; i++) {
+		struct app *a, *n;
+
+		for (a = bucket[i]; a; a = n) {
+			struct appstream *as, *asn;
+
+			n = a->hnext;
+			cds_list_for_each_entry_safe(as, asn, &a->streams, link)
+				apps_delete(as);
+			free(a);
+		}
+		bucket[i] = NULL;
+	}
+}
+
+struct app *
+apps_find(const char *client_id)
+{
+	struct app *a;
+
+	for (a = bucket[slot(client_id)]; a; a = a->hnext)
+		if (strcmp(a->client_id, client_id) == 0)
+			return a;
+	return NULL;
+}
+
+struct app *
+apps_get(const char *client_id)
+{
+	struct app *a = apps_find(client_id);
+	size_t s;
+
+	if (a != NULL)
+		return a;
+	a = xcalloc(1, sizeof(*a));
+	snprintf(a->client_id, sizeof(a->client_id), "%s", client_id);
+	CDS_INIT_LIST_HEAD(&a->streams);
+	s = slot(client_id);
+	a->hnext = bucket[s];
+	bucket[s] = a;
+	return a;
+}
+
+struct appstream *
+apps_find_stream(struct app *a, const char *key)
+{
+	struct appstream *as;
+
+	if (a == NULL)
+		return NULL;
+	cds_list_for_each_entry(as, &a->streams, link)
+		if (strcmp(as->def.key, key) == 0)
+			return as;
+	return NULL;
+}
+
+struct appstream *
+apps_create(struct app *a, const struct appstream_def *def)
+{
+	struct appstream *as = xcalloc(1, sizeof(*as));
+
+	as->app = a;
+	as->id = next_id++;
+	as->def = *def;
+	CDS_INIT_LIST_HEAD(&as->conns);
+	CDS_INIT_LIST_HEAD(&as->active);
+	cds_list_add_tail(&as->link, &a->streams);
+	a->nstreams++;
+	return as;
+}
+
+static void
+close_conn(struct conn *c, uint16_t code, const char *reason)
+{
+	conn_close(c, code, reason);
+	apps_detach(c);
+}
+
+void
+apps_delete(struct appstream *as)
+{
+	struct conn *c, *n;
+
+	cds_list_for_each_entry_safe(c, n, &as->conns, app_link)
+		close_conn(c, 1000, "stream deleted");
+	cds_list_del(&as->link);
+	as->app->nstreams--;
+	free(as);
+}
+
+void
+apps_attach(struct appstream *as, struct conn *c)
+{
+	c->app = as;
+	cds_list_add_tail(&c->app_link, &as->conns);
+	conn_ref(c);
+	if (as->nconns++ == 0)
+		cds_list_add_tail(&as->active, &active);
+	as->app->nconns++;
+	nconns++;
+}
+
+void
+apps_detach(struct conn *c)
+{
+	struct appstream *as = c->app;
+
+	if (as == NULL)
+		return;
+	cds_list_del(&c->app_link);
+	c->app = NULL;
+	if (--as->nconns == 0)
+		cds_list_del_init(&as->active);
+	as->app->nconns--;
+	nconns--;
+	conn_unref(c);
+}
+
+void
+apps_close_token(const uint8_t *hash, uint16_t code, const char *reason)
+{
+	struct appstream *as, *asn;
+	struct conn *c, *n;
+
+	cds_list_for_each_entry_safe(as, asn, &active, active)
+		cds_list_for_each_entry_safe(c, n, &as->conns, app_link)
+			if (hash == NULL ||
+			    memcmp(c->token_hash, hash, TOKEN_HASH_LEN) == 0)
+				close_conn(c, code, reason);
+}
+
+void
+apps_render(const struct appstream *as, const char *endpoint_base,
+    struct buf *b)
+{
+	buf_printf(b, "{\"id\":\"%llu\",\"key\":", (unsigned long long)as->id);
+	buf_json_str(b, as->def.key);
+	buf_adds(b, ",\"type\":\"long_poll\",\"object_types\":");
+	appstream_render_types(as->def.types, b);
+	buf_adds(b, ",\"endpoint\":\"");
+	/* base and key are made of characters JSON needs no escape for */
+	buf_adds(b, endpoint_base);
+	buf_adds(b, "/v1/app?key=");
+	buf_adds(b, as->def.key);
+	buf_adds(b, "\"}");
+}
+
+/* A public event, or one a user who authorized the app may see. */
+static bool
+app_may_see(struct app *a, const struct event *ev)
+{
+	if (ev->visible_to == NULL)
+		return true;
+	if (a->mark == ev->cursor)
+		return a->mark_ok;
+	a->mark = ev->cursor;
+	a->mark_ok = false;
+	for (size_t i = 0; i < ev->nvisible; i++)
+		if (tokens_authorized(sl.tokens, a->client_id, ev->visible_to[i])) {
+			a->mark_ok = true;
+			break;
+		}
+	return a->mark_ok;
+}
+
+void
+apps_deliver(struct event *ev)
+{
+	struct appstream *as;
+	struct msg *frame = NULL;
+	int t;
+
+	if (cds_list_empty(&active) || (t = appstream_type_index(ev->type)) < 0)
+		return;
+	cds_list_for_each_entry(as, &active, active) {
+		struct conn *c;
+
+		if (!(as->def.types & (1u << t)) || !app_may_see(as->app, ev))
+			continue;
+		if (frame == NULL)
+			frame = event_app_frame(ev);
+		cds_list_for_each_entry(c, &as->conns, app_link)
+			if (conn_push(c, qitem_raw(NULL, 0, frame, ev->cursor)) == 0)
+				METRIC_ADD(deliveries_ws, 1);
+	}
+}
+
+size_t
+apps_connections(void)
+{
+	return nconns;
+}
