@@ -178,10 +178,17 @@ async function main() {
 	await sl.publish(event('q1', g, { visible_to: ['78'] }), event('q2', g));
 	t.eq(await idsUntil(ca, 'q2'), ['q1', 'q2'], 'after user 78 grants a token for app1, 78\'s private events reach app1');
 	t.eq(await idsUntil(cb, 'q2'), ['q2'], 'but not app2');
+	// a second token of 78 for app1: revoking one of the two changes nothing
+	await sl.publish({ op: 'token', action: 'grant', token: 'tmp78b', user_id: '78', client_id: 'app1' });
+	await sl.until(async () => (await sl.api('GET', '/stream/0/users/me/streams', { token: 'tmp78b' })).status === 200);
 	await sl.publish({ op: 'token', action: 'revoke', token: 'tmp78' });
 	await sl.until(async () => (await sl.api('GET', '/stream/0/users/me/streams', { token: 'tmp78' })).status === 401);
 	await sl.publish(event('q3', g, { visible_to: ['78'] }), event('q4', g));
-	t.eq(await idsUntil(ca, 'q4'), ['q4'], 'after the revoke of its last token, they stop, on the open connection');
+	t.eq(await idsUntil(ca, 'q4'), ['q3', 'q4'], 'revoking one of two tokens of 78 for app1: 78\'s events still reach app1');
+	await sl.publish({ op: 'token', action: 'revoke', token: 'tmp78b' });
+	await sl.until(async () => (await sl.api('GET', '/stream/0/users/me/streams', { token: 'tmp78b' })).status === 401);
+	await sl.publish(event('q5', g, { visible_to: ['78'] }), event('q6', g));
+	t.eq(await idsUntil(ca, 'q6'), ['q6'], 'after the revoke of the last one, they stop, on the open connection');
 	await cb.drain(200);
 
 	// ---- text is answered with "pong" ----
@@ -248,6 +255,9 @@ async function main() {
 	t.ok(pongs >= 4, `and got a pong for its texts (${pongs})`);
 	t.ok(ca.isOpen() && cb.isOpen(), 'clients sending pings stay open');
 	await ct.close();
+	const cs2 = open('/v1/app?access_token=tokapp2&key=p2');
+	t.ok(await cs2.opened, 'the slot of the client closed for keepalive is free again', cs2.status);
+	await cs2.close();
 
 	// ---- revoke of the app token: 1008 within 1 s ----
 	await sl.publish({ op: 'token', action: 'grant', token: 'tmpapp', client_id: 'app1', app: true });
@@ -268,6 +278,22 @@ async function main() {
 	const cr2 = open('/v1/app?access_token=tmpapp&key=posts');
 	t.eq([await cr2.opened, cr2.status], [false, 401], 'the revoked app token gets 401');
 
+	// ---- bad frames on an app stream; slots come back after server closes ----
+	const cx = open('/v1/app?access_token=tokapp1&key=posts');
+	t.ok(await cx.opened, 'the slot of the revoked connection is free again', cx.status);
+	await cx.next();
+	await cx.send('x'.repeat(2000));
+	t.eq(await cx.closeCode(), 1009, 'an app client message over ws_max_message (1K): 1009');
+	const cy = open('/v1/app?access_token=tokapp1&key=posts');
+	t.ok(await cy.opened, 'after a 1009 the slot is free again', cy.status);
+	await cy.next();
+	await cy.send(Buffer.from([0x61, 0xc3, 0x28]), { binary: false });
+	t.eq(await cy.closeCode(), 1007, 'text that is not UTF-8 on an app stream: 1007');
+	r = await sl.request('GET', '/v1/app?access_token=tokapp1&key=posts');
+	t.eq(r.status, 426, 'a plain GET (no Upgrade) of an app stream: 426');
+	m = await ca.next(300);
+	t.eq(m, null, 'nothing was sent to the other connection meanwhile');
+
 	// ---- DELETE closes the consumers with 1000 ----
 	r = await sl.api('DELETE', '/stream/0/streams/posts', { token: 'tokapp1' });
 	t.eq([r.status, r.doc?.data?.key], [200, 'posts'], 'DELETE the stream: 200 with the stream object');
@@ -276,8 +302,8 @@ async function main() {
 	const cd = open('/v1/app?access_token=tokapp1&key=posts');
 	t.eq([await cd.opened, cd.status], [false, 404], 'its key is then unknown: 404');
 	await sl.publish(event('p12', g));
-	m = await cb.next();
-	t.eq(m && m.meta.id, 'p12', 'the other app\'s stream carries on');
+	t.eq(await idsUntil(cb, 'p12'), ['p9', 'p10', 'p11', 'p12'],
+		'app2\'s stream carried on throughout: every post since, no message or follow, app1\'s PUTs not applied to it');
 
 	// ---- SIGTERM ----
 	const closing = cb.closeInfo(6000);
