@@ -153,6 +153,9 @@ conn_take_locked(struct conn *c, char *buf, size_t max)
 {
 	size_t n = 0;
 
+	/* MHD asks for more only once it has sent what it had: what the
+	 * previous calls took is now written */
+	c->written_cursor = c->taken_cursor;
 	if (c->closing)
 		return -1;
 	while (c->q.head != NULL && n < max) {
@@ -184,7 +187,7 @@ conn_take_locked(struct conn *c, char *buf, size_t max)
 		if (o < total)
 			break;
 		if (q->cursor)
-			c->written_cursor = q->cursor;
+			c->taken_cursor = q->cursor;
 		METRIC_ADD(queued_bytes, -(int64_t)total);
 		qitem_free(qlist_pop(&c->q));
 	}

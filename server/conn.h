@@ -42,7 +42,10 @@ struct conn {
 	bool		 want_drain;		/* the dispatcher waits for room */
 	uint16_t	 close_code;		/* websocket close code */
 	const char	*close_reason;
-	uint64_t	 written_cursor;	/* last event fully handed over */
+	uint64_t	 written_cursor;	/* last event fully written to the
+						 * socket */
+	uint64_t	 taken_cursor;		/* chunked: last event handed to
+						 * MHD, maybe not yet sent */
 	struct MHD_Connection *mhd;		/* chunked */
 	struct wsworker	*worker;		/* websocket, once handed over */
 	struct ws	*ws;			/* its session, worker-owned */
@@ -76,7 +79,8 @@ int conn_push(struct conn *c, struct qitem *q);
 void conn_close(struct conn *c, uint16_t code, const char *reason);
 /* Chunked writer: copy up to max bytes of queued messages into buf.
  * Returns the count (0: nothing queued) or -1 when the stream is to
- * end. The caller holds mu. */
+ * end. MHD calls it again only once it has sent the previous bytes, so
+ * that is when they count as written. The caller holds mu. */
 long conn_take_locked(struct conn *c, char *buf, size_t max);
 /* Bytes queued or in flight. The caller holds mu. */
 size_t conn_queued_locked(const struct conn *c);

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #define MAX_LISTENERS	16
@@ -177,6 +178,24 @@ cursor_arg(struct MHD_Connection *mc, struct op *op, const char **msg)
 
 /* ---- chunked user streams ---- */
 
+/* Has the client closed its end? An HTTP/1.1 client sends nothing
+ * while it reads a streaming response, so end-of-file (or an error) on
+ * a peek means it left. */
+static bool
+peer_gone(struct MHD_Connection *mc)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(mc,
+	    MHD_CONNECTION_INFO_CONNECTION_FD);
+	char b;
+	ssize_t r;
+
+	if (ci == NULL)
+		return false;
+	r = recv(ci->connect_fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	return r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
+	    errno != EINTR);
+}
+
 static ssize_t
 chunk_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
@@ -185,6 +204,13 @@ chunk_reader(void *cls, uint64_t pos, char *buf, size_t max)
 	long n;
 
 	pthread_mutex_lock(&c->mu);
+	/* A suspended connection does not see its client leave; events
+	 * written into a closed socket would count as sent and be missing
+	 * from the resume. Look before taking anything. */
+	if (!c->closing && peer_gone(c->mhd)) {
+		c->closing = true;
+		log_debug("chunked stream: the client has gone");
+	}
 	n = conn_take_locked(c, buf, max);
 	if (n < 0) {
 		if (!c->ended) {
