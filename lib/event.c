@@ -412,6 +412,35 @@ render_backend_meta(struct buf *b, const cJSON *meta)
 	}
 }
 
+#define ALLOC_OVERHEAD	16	/* malloc's header and rounding, about */
+
+static size_t
+strv_footprint(char **v, size_t n)
+{
+	size_t b = n * sizeof(char *) + ALLOC_OVERHEAD;
+
+	for (size_t i = 0; i < n; i++)
+		b += strlen(v[i]) + 1 + ALLOC_OVERHEAD;
+	return b;
+}
+
+/* What a rendered event holds, for the replay log's byte bound. It is
+ * fixed once stamped (the log adds and subtracts the same figure) and
+ * counts the app-stream frame before it is built: conservative. */
+static size_t
+event_footprint(const struct event *ev)
+{
+	size_t tail = sizeof(struct msg) + ev->user_tail->len + 1 + ALLOC_OVERHEAD;
+
+	return sizeof(*ev) + ALLOC_OVERHEAD +
+	    strlen(ev->type) + 1 + ALLOC_OVERHEAD +
+	    strlen(ev->id) + 1 + ALLOC_OVERHEAD +
+	    (ev->keys ? strv_footprint(ev->keys, ev->nkeys) : 0) +
+	    (ev->visible_to ? strv_footprint(ev->visible_to, ev->nvisible) : 0) +
+	    tail +		/* the user-stream tail */
+	    tail + 64;		/* the app frame: about as long, plus its head */
+}
+
 void
 event_stamp(struct event *ev, uint64_t cursor, int64_t ts_ms)
 {
@@ -450,8 +479,12 @@ event_stamp(struct event *ev, uint64_t cursor, int64_t ts_ms)
 	buf_addc(&b, '}');
 	msg_unref(ev->user_tail);
 	ev->user_tail = msg_new(b.p, b.len);
-	ev->bytes += b.len;
 	buf_free(&b);
+	ev->has_data = ev->data != NULL;
+	cJSON_Delete(ev->data);
+	cJSON_Delete(ev->meta);
+	ev->data = ev->meta = NULL;
+	ev->bytes = event_footprint(ev);
 }
 
 struct msg *
@@ -476,7 +509,7 @@ event_app_frame(struct event *ev)
 	    (long long)ev->ts_ms, (unsigned long long)ev->cursor);
 	buf_add(&b, u + ev->ext_off, ev->ext_len);
 	buf_addc(&b, '}');
-	if (ev->data != NULL) {
+	if (ev->has_data) {
 		buf_adds(&b, ",\"data\":");
 		buf_add(&b, u + ev->data_off, ev->data_len);
 	}
@@ -484,8 +517,7 @@ event_app_frame(struct event *ev)
 	hl = ws_frame_header(hdr, 0x1, b.len - 10);
 	memcpy(b.p + 10 - hl, hdr, hl);
 	ev->app_frame = msg_new(b.p + 10 - hl, b.len - 10 + hl);
-	ev->bytes += ev->app_frame->len;
-	buf_free(&b);
+	buf_free(&b);	/* ev->bytes already counts it (event_stamp) */
 	return ev->app_frame;
 }
 

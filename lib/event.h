@@ -24,8 +24,12 @@ struct event {
 	size_t		 nkeys;
 	char	       **visible_to;	/* NULL: public */
 	size_t		 nvisible;
+	/* The parsed objects, until event_stamp has rendered them: then
+	 * they are freed (the log keeps events for minutes, and a parsed
+	 * tree costs several times its text); has_data remembers. */
 	cJSON		*data;		/* may be NULL (delete without data) */
 	cJSON		*meta;		/* backend meta, may be NULL */
+	bool		 has_data;
 	/* User-stream message without its per-connection head: the bytes
 	 * that follow `{"meta":{"connection_id":..,"subscription_ids":[..],` */
 	struct msg	*user_tail;
@@ -36,7 +40,8 @@ struct event {
 	/* The app-stream message as a complete WebSocket text frame (the
 	 * same bytes for every app connection), built on first use. */
 	struct msg	*app_frame;
-	size_t		 bytes;		/* memory held, for accounting */
+	size_t		 bytes;		/* memory held, for accounting; fixed
+					 * once stamped */
 };
 
 enum token_action { TOKEN_GRANT, TOKEN_REVOKE };
@@ -72,7 +77,8 @@ extern const char *const ingest_reasons[INGEST_REASONS];
 /* Index of a reason in ingest_reasons, or -1. */
 int ingest_reason_index(const char *reason);
 
-/* Stamp the event with its cursor and time and render its messages. */
+/* Stamp the event with its cursor and time and render its messages;
+ * data and meta are freed. */
 void event_stamp(struct event *ev, uint64_t cursor, int64_t ts_ms);
 bool event_visible_to(const struct event *ev, const char *user_id);
 /* The app-stream message (SPEC 3) framed for WebSocket; the event keeps

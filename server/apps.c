@@ -252,7 +252,9 @@ apps_catch_up(struct conn *c, struct replay *r)
 	for (i = replay_after(r, c->replay_at); i < replay_count(r); i++) {
 		struct event *ev = replay_at(r, i);
 
-		if (conn_wait_drain(c, half))
+		/* the message: the tail and a head of at most a few
+		 * hundred bytes */
+		if (conn_wait_drain(c, ev->user_tail->len + 512, half))
 			return;
 		c->replay_at = ev->cursor;
 		/* the definition as it is now: a PUT applies to the replay */

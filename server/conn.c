@@ -198,13 +198,14 @@ conn_take_locked(struct conn *c, char *buf, size_t max)
 }
 
 bool
-conn_wait_drain(struct conn *c, size_t mark)
+conn_wait_drain(struct conn *c, size_t next, size_t mark)
 {
 	bool wait;
 
 	pthread_mutex_lock(&c->mu);
 	/* a closing connection takes nothing more: stop feeding it */
-	wait = c->closing || conn_queued_locked(c) >= mark;
+	wait = c->closing || (conn_queued_locked(c) > 0 &&
+	    conn_queued_locked(c) + next >= mark);
 	if (wait && !c->closing)
 		c->want_drain = true;
 	pthread_mutex_unlock(&c->mu);

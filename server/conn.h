@@ -85,10 +85,12 @@ long conn_take_locked(struct conn *c, char *buf, size_t max);
 /* Bytes queued or in flight. The caller holds mu. */
 size_t conn_queued_locked(const struct conn *c);
 
-/* Dispatcher, pacing a replay: true when c holds mark bytes or more
- * (the writer will then post OP_DRAINED once the queue is below a
- * quarter of send_buffer_limit), or is closing. */
-bool conn_wait_drain(struct conn *c, size_t mark);
+/* Dispatcher, pacing a replay: true when next more bytes would take c
+ * to mark bytes or more (the writer will then post OP_DRAINED once the
+ * queue is below a quarter of send_buffer_limit), or when c is closing.
+ * Staying below half the limit, a replay never earns a falling_behind
+ * warning. */
+bool conn_wait_drain(struct conn *c, size_t next, size_t mark);
 /* Writers, after taking from the queue, with mu held: true when the
  * dispatcher waits for this; then call conn_post_drained unlocked. */
 bool conn_drained_locked(struct conn *c);

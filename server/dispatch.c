@@ -238,7 +238,9 @@ catch_up(struct stream *st)
 	    i < replay_count(D.replay); i++) {
 		struct event *ev = replay_at(D.replay, i);
 
-		if (conn_wait_drain(c, half))
+		/* the message: the tail and a head of at most a few
+		 * hundred bytes */
+		if (conn_wait_drain(c, ev->user_tail->len + 512, half))
 			return;
 		c->replay_at = ev->cursor;
 		if (replay_match(st, ev))

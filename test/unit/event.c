@@ -168,8 +168,16 @@ test_create(void)
 	    "data is a one-element list");
 	is_str(jstr(cJSON_GetArrayItem(data, 0), "text"), "hi \"there\"\n",
 	    "data[0] is the object");
-	ok(cJSON_Compare(cJSON_GetArrayItem(data, 0), ev->data, 1),
-	    "data[0] equals the ingested object");
+	{
+		cJSON *in = cJSON_Parse("{\"id\":\"5675993\",\"text\":"
+		    "\"hi \\\"there\\\"\\n\",\"user\":{\"id\":\"12\"}}");
+
+		ok(cJSON_Compare(cJSON_GetArrayItem(data, 0), in, 1),
+		    "data[0] equals the ingested object");
+		cJSON_Delete(in);
+	}
+	ok(ev->data == NULL && ev->meta == NULL && ev->has_data,
+	    "the parsed tree is freed once rendered");
 	cJSON_Delete(j);
 
 	/* ref counting: the event survives while referenced */

@@ -134,9 +134,38 @@ test_wrap(void)
 	replay_free(r);
 }
 
+/* An event's size is fixed once stamped: building its app-stream frame
+ * after it entered the log must not unbalance the count (it once did,
+ * and the unsigned total wrapped, emptying the log). */
+static void
+test_accounting(void)
+{
+	struct replay *r = replay_new(600000, 1 << 30, 0);
+	struct ingest_rec rec;
+	const char *reason, *detail;
+	const char *line = "{\"type\":\"post\",\"action\":\"create\",\"id\":\"1\","
+	    "\"keys\":[\"global\"],\"data\":{\"text\":\"hello\"}}";
+	size_t before;
+
+	if (ingest_parse(line, strlen(line), &rec, &reason, &detail) < 0)
+		abort();
+	event_stamp(rec.ev, 5, 1);
+	before = rec.ev->bytes;
+	ok(before > strlen(line), "a stamped event counts at least its text (%zu)", before);
+	replay_append(r, rec.ev);
+	(void)event_app_frame(rec.ev);
+	is_int(rec.ev->bytes, before, "building the app frame leaves the count alone");
+	event_unref(rec.ev);
+	replay_expire(r, 600001 + 1);
+	is_int(replay_count(r), 0, "evicted");
+	is_int(replay_bytes(r), 0, "the total is back to 0 exactly");
+	replay_free(r);
+}
+
 int
 main(void)
 {
+	test_accounting();
 	test_order_and_search();
 	test_bounds();
 	test_wrap();
