@@ -167,6 +167,31 @@ t.eq(ids(got), list(range(200000, 201000)),
      "a 4 MB backlog (4x send_buffer_limit) is replayed whole, paced by the reader")
 s.close()
 
+# ---- auto_delete and DELETE: nothing to resume ----
+s = sl.stream("tok56", auto_delete="1")
+acid = s.cid
+sl.subscribe("tok56", "/posts/stream/global", acid, subscription_id="g")
+s.close()
+sl.publish(event(210000, ["global"]))      # the next write finds it gone
+time.sleep(0.5)
+st, _, doc = sl.api("GET", "/stream/0/users/me/streams", "tok56")
+t.ok(acid not in [x["connection_id"] for x in doc["data"]],
+     "chunked auto_delete=1: the stream goes with its consumer", doc)
+s = sl.stream("tok56", connection_id=acid)
+t.ok(s.cid != acid, "and a resume of it gets a new id")
+dcid = s.cid
+st, _, _ = sl.api("DELETE", "/stream/0/users/me/streams/" + dcid, "tok56")
+t.eq(st, 204, "DELETE of a connected stream: 204")
+t.ok(s.wait_end(3), "its chunked consumer is ended")
+s.close()
+s = sl.stream("tok56", connection_id=dcid)
+t.ok(s.cid != dcid, "a deleted stream cannot be resumed: new id")
+s.close()
+s = sl.stream("tok34", connection_id=cid)
+t.ok(s.cid != cid, "another user's connection_id: a new id, nothing of it replayed")
+t.eq(len(s.drain(0.3)), 0, "and no events")
+s.close()
+
 t.ok(sl.alive(), "sluiced still running")
 sl.stop(t)
 
