@@ -121,8 +121,11 @@ conn_push(struct conn *c, struct qitem *q)
 		qitem_free(q);
 		return -1;
 	}
+	/* likewise, one message alone is no backlog to warn about */
+	bool backlog = conn_queued_locked(c) > 0;
+
 	append_locked(c, q);
-	if (!c->warned && conn_queued_locked(c) > limit / 2) {
+	if (!c->warned && backlog && conn_queued_locked(c) > limit / 2) {
 		static const char w[] = "{\"meta\":{\"type\":\"warning\","
 		    "\"code\":\"falling_behind\",\"percent_full\":50}}";
 		c->warned = true;

@@ -260,6 +260,8 @@ class ChunkedStream:
         self.closed = False      # the socket was closed
         self.keepalives = 0
         self.chunks = 0
+        if self.chunked:
+            self._decode()       # body bytes that came with the headers
 
     def _decode(self):
         while True:

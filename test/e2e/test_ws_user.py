@@ -10,7 +10,7 @@ from sluice import RawWS, Sluice, Tap, event
 
 t = Tap()
 sl = Sluice(conf={"keepalive_interval": "1s", "ws_max_message": "1K",
-                  "send_buffer_limit": "256K", "max_streams_per_token": "20"})
+                  "max_streams_per_token": "20"})
 WS = "ws://127.0.0.1:%d" % sl.port
 
 
