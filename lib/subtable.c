@@ -3,6 +3,7 @@
  * array and swaps the pointer, so the dispatcher walks a consistent
  * snapshot without any lock. */
 #include "subtable.h"
+#include "hash.h"
 #include "log.h"
 #include "rcu.h"
 
@@ -34,11 +35,7 @@ struct subtable {
 static uint64_t
 key_hash(const char *s)
 {
-	uint64_t h = 1469598103934665603ULL;	/* FNV-1a */
-
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-	return h;
+	return hash_str(HASH_INIT, s);
 }
 
 static int

@@ -3,6 +3,7 @@
  * A reader-writer lock suffices: lookups happen once per connect and
  * writes once per grant or revoke. */
 #include "token.h"
+#include "hash.h"
 #include "alloc.h"
 #include "log.h"
 
@@ -135,15 +136,8 @@ grow(struct tokens *ts)
 static uint64_t
 auth_hash(const char *client_id, const char *user_id)
 {
-	uint64_t h = 1469598103934665603ULL;
-	const char *p;
-
-	for (p = client_id; *p; p++)
-		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-	h = (h ^ 0xff) * 1099511628211ULL;
-	for (p = user_id; *p; p++)
-		h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-	return h;
+	/* a separator no id holds, so ("a", "bc") and ("ab", "c") differ */
+	return hash_str(hash_str(HASH_INIT, client_id) ^ 0xff, user_id);
 }
 
 static struct auth **

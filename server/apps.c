@@ -5,6 +5,7 @@
  * app and event. The message is the same for every app connection, so
  * one pre-built frame is shared by all. */
 #include "apps.h"
+#include "hash.h"
 #include "alloc.h"
 #include "conn.h"
 #include "log.h"
@@ -25,11 +26,7 @@ static size_t nconns;
 static size_t
 slot(const char *client_id)
 {
-	uint64_t h = 1469598103934665603ULL;
-
-	for (; *client_id; client_id++)
-		h = (h ^ (unsigned char)*client_id) * 1099511628211ULL;
-	return (size_t)(h % NBUCKET);
+	return (size_t)(hash_str(HASH_INIT, client_id) % NBUCKET);
 }
 
 void

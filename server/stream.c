@@ -3,6 +3,7 @@
  * dispatcher reads it, a stream can be freed as soon as its entries are
  * out of the table. */
 #include "stream.h"
+#include "hash.h"
 #include "conn.h"
 #include "alloc.h"
 #include "log.h"
@@ -31,10 +32,8 @@ static struct tokcount *tcbucket[NBUCKET_MIN];
 static size_t
 cid_slot(const char *cid, size_t n)
 {
-	uint64_t h = 1469598103934665603ULL;
+	uint64_t h = hash_str(HASH_INIT, cid);
 
-	for (; *cid; cid++)
-		h = (h ^ (unsigned char)*cid) * 1099511628211ULL;
 	return (size_t)(h % n);
 }
 

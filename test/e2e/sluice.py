@@ -340,6 +340,29 @@ def event(id, keys, type="post", action="create", data=None, **extra):
     return rec
 
 
+async def ws_recv_json(ws, timeout=5):
+    """The next message of a `websockets` client as JSON; None on timeout."""
+    import asyncio
+    try:
+        return json.loads(await asyncio.wait_for(ws.recv(), timeout))
+    except asyncio.TimeoutError:
+        return None
+
+
+async def ws_close(ws, timeout=3):
+    """(code, reason) of the close that ends a `websockets` client,
+    skipping messages; None if it is still open after timeout."""
+    import asyncio
+    import websockets
+    try:
+        while True:
+            await asyncio.wait_for(ws.recv(), timeout)
+    except websockets.ConnectionClosed as e:
+        return e.code, e.reason
+    except asyncio.TimeoutError:
+        return None
+
+
 class RawWS:
     """A WebSocket client written by hand, for what real clients refuse
     to do: malformed frames, never answering pings, never reading."""

@@ -9,7 +9,8 @@ import time
 
 import websockets
 
-from sluice import RawWS, Sluice, Tap, event
+from sluice import RawWS, Sluice, Tap, event, ws_close as close_code
+from sluice import ws_recv_json as recv_json
 
 t = Tap()
 sl = Sluice(conf={"max_app_streams": "2"})
@@ -125,23 +126,6 @@ t.ok(st == 426 and "WebSocket" in err(doc), "a plain GET: 426, app streams are W
 raw = RawWS(sl, "/v1/app?key=nosuch&access_token=tokapp1")
 t.eq(raw.status, 404, "unknown key over WebSocket: 404 before the upgrade")
 raw.close()
-
-
-async def recv_json(ws, timeout=5):
-    try:
-        return json.loads(await asyncio.wait_for(ws.recv(), timeout))
-    except asyncio.TimeoutError:
-        return None
-
-
-async def close_code(ws, timeout=3):
-    try:
-        while True:
-            await asyncio.wait_for(ws.recv(), timeout)
-    except websockets.ConnectionClosed as e:
-        return e.code, e.reason
-    except asyncio.TimeoutError:
-        return None
 
 
 async def connect(key, token="tokapp1", path="/v0/apps"):

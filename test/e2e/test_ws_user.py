@@ -6,7 +6,8 @@ import time
 
 import websockets
 
-from sluice import RawWS, Sluice, Tap, event
+from sluice import RawWS, Sluice, Tap, event, ws_close
+from sluice import ws_recv_json as recv_json
 
 t = Tap()
 sl = Sluice(conf={"keepalive_interval": "1s", "ws_max_message": "1K",
@@ -14,22 +15,9 @@ sl = Sluice(conf={"keepalive_interval": "1s", "ws_max_message": "1K",
 WS = "ws://127.0.0.1:%d" % sl.port
 
 
-async def recv_json(ws, timeout=5):
-    try:
-        return json.loads(await asyncio.wait_for(ws.recv(), timeout))
-    except asyncio.TimeoutError:
-        return None
-
-
 async def close_code(ws, timeout=3):
-    """The close code that ends ws, skipping messages; None if still open."""
-    try:
-        while True:
-            await asyncio.wait_for(ws.recv(), timeout)
-    except websockets.ConnectionClosed as e:
-        return e.code
-    except asyncio.TimeoutError:
-        return None
+    cc = await ws_close(ws, timeout)
+    return cc and cc[0]
 
 
 async def main():
