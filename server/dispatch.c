@@ -363,7 +363,17 @@ op_attach(struct op *op)
 		if (st->consumer != NULL) {
 			/* takeover: the newer consumer wins, from where the
 			 * older one's writes got to */
-			conn_close(st->consumer, 4001, "replaced");
+			struct conn *old = st->consumer;
+
+			conn_close(old, 4001, "replaced");
+			/* a chunked stream ends only after libmicrohttpd has
+			 * sent what its reader took: that much the older
+			 * consumer still gets (closing, it takes no more) */
+			pthread_mutex_lock(&old->mu);
+			if (old->transport == CONN_CHUNKED &&
+			    old->taken_cursor > st->pos)
+				st->pos = old->taken_cursor;
+			pthread_mutex_unlock(&old->mu);
 			stream_detach(st);
 		}
 		start = op->has_cursor ? op->cursor : st->pos;
@@ -434,6 +444,8 @@ static void
 op_subscribe(struct op *op)
 {
 	struct stream *st;
+	struct sub *old, *s;
+	bool fresh;
 
 	if (validate_stream(op, &st) < 0)
 		return;
@@ -448,8 +460,13 @@ op_subscribe(struct op *op)
 		op->error = "too many subscriptions on this stream";
 		return;
 	}
-	stream_subscribe(st, op->sid, op->key, op->endpoint)->since =
-	    D.last_cursor;
+	old = stream_find_sub(st, op->sid);
+	/* the same subscription again (App.net's idempotent overwrite)
+	 * keeps its start; a new key starts it afresh */
+	fresh = old == NULL || strcmp(old->key, op->key) != 0;
+	s = stream_subscribe(st, op->sid, op->key, op->endpoint);
+	if (fresh)
+		s->since = D.last_cursor;
 	op->status = 200;
 }
 

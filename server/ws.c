@@ -49,6 +49,7 @@ struct ws {
 	int64_t			 last_msg_ms;	/* app streams: client keepalive */
 	int64_t			 last_ping_ms;
 	int64_t			 close_deadline_ms;	/* 0: not closing */
+	bool			 dead;		/* torn down, freed after the batch */
 };
 
 struct wsworker {
@@ -61,6 +62,9 @@ struct wsworker {
 	struct cds_wfcq_head	 wakeh;		/* conns with work */
 	struct cds_wfcq_tail	 waket;
 	struct cds_list_head	 sessions;
+	/* sessions torn down during this epoll batch: a later event of the
+	 * same batch may still name them, so they are freed after it */
+	struct cds_list_head	 dead;
 	bool			 running;
 };
 
@@ -184,8 +188,20 @@ teardown(struct ws *s)
 	op->kind = OP_DETACH;
 	op->conn = c;
 	dispatch_post(op);
-	free(s->extra);
-	free(s);
+	s->dead = true;
+	cds_list_add_tail(&s->link, &s->w->dead);
+}
+
+static void
+bury(struct wsworker *w)
+{
+	struct ws *s, *n;
+
+	cds_list_for_each_entry_safe(s, n, &w->dead, link) {
+		cds_list_del(&s->link);
+		free(s->extra);
+		free(s);
+	}
 }
 
 /* Write what can be written; tear down when the session is over.
@@ -273,6 +289,8 @@ start_session(struct wsworker *w, struct ws *s)
 static void
 on_session_event(struct ws *s, uint32_t events)
 {
+	if (s->dead)
+		return;
 	if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
 		wssess_read(s->sess);
 	flush(s);
@@ -371,6 +389,7 @@ worker_main(void *arg)
 			else
 				on_session_event(p, evs[i].events);
 		}
+		bury(w);
 	}
 	return NULL;
 }
@@ -464,6 +483,7 @@ ws_start(int n, char *err, size_t errlen)
 		struct epoll_event ev = { .events = EPOLLIN };
 
 		CDS_INIT_LIST_HEAD(&w->sessions);
+		CDS_INIT_LIST_HEAD(&w->dead);
 		cds_wfcq_init(&w->newh, &w->newt);
 		cds_wfcq_init(&w->wakeh, &w->waket);
 		w->epfd = epoll_create1(EPOLL_CLOEXEC);
@@ -507,6 +527,7 @@ ws_stop(void)
 		}
 		cds_list_for_each_entry_safe(s, n, &w->sessions, link)
 			teardown(s);
+		bury(w);
 		while ((node = __cds_wfcq_dequeue_blocking(&w->wakeh, &w->waket)) != NULL)
 			conn_unref(caa_container_of(node, struct conn, wake_node));
 		close(w->epfd);
