@@ -327,6 +327,17 @@ wssess_written_cursor(const struct wssess *s)
 	return s->written_cursor;
 }
 
+uint64_t
+wssess_committed_cursor(const struct wssess *s)
+{
+	const struct qitem *q = s->out.head;
+
+	/* a frame begun is finished, even when the session closes */
+	if (q != NULL && q->off > 0 && q->cursor > s->written_cursor)
+		return q->cursor;
+	return s->written_cursor;
+}
+
 uint16_t
 wssess_peer_close_code(const struct wssess *s)
 {

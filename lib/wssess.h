@@ -57,6 +57,10 @@ uint64_t wssess_received(const struct wssess *s);
 uint64_t wssess_peer_messages(const struct wssess *s);
 /* Cursor of the last event message completely written. */
 uint64_t wssess_written_cursor(const struct wssess *s);
+/* The same, or the cursor of a frame half written: a frame begun is
+ * finished even when the session closes, so the peer gets it unless
+ * the connection breaks. */
+uint64_t wssess_committed_cursor(const struct wssess *s);
 /* Close code the peer sent, 0 if none. */
 uint16_t wssess_peer_close_code(const struct wssess *s);
 

@@ -44,8 +44,11 @@ struct conn {
 	const char	*close_reason;
 	uint64_t	 written_cursor;	/* last event fully written to the
 						 * socket */
-	uint64_t	 taken_cursor;		/* chunked: last event handed to
-						 * MHD, maybe not yet sent */
+	uint64_t	 taken_cursor;		/* last event the writer has
+						 * committed to: chunked, handed to
+						 * MHD; WebSocket, a frame begun.
+						 * It is sent even if we close the
+						 * connection now */
 	struct MHD_Connection *mhd;		/* chunked */
 	struct wsworker	*worker;		/* websocket, once handed over */
 	struct ws	*ws;			/* its session, worker-owned */

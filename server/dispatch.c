@@ -366,12 +366,12 @@ op_attach(struct op *op)
 			struct conn *old = st->consumer;
 
 			conn_close(old, 4001, "replaced");
-			/* a chunked stream ends only after libmicrohttpd has
-			 * sent what its reader took: that much the older
-			 * consumer still gets (closing, it takes no more) */
+			/* what its writer has committed to still reaches
+			 * the older consumer before its stream ends: a
+			 * chunk libmicrohttpd took, a frame begun (closing,
+			 * it takes no more) */
 			pthread_mutex_lock(&old->mu);
-			if (old->transport == CONN_CHUNKED &&
-			    old->taken_cursor > st->pos)
+			if (old->taken_cursor > st->pos)
 				st->pos = old->taken_cursor;
 			pthread_mutex_unlock(&old->mu);
 			stream_detach(st);

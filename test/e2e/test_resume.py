@@ -79,6 +79,16 @@ t.eq([(int(m["data"][0]["id"]), m["meta"]["subscription_ids"]) for m in got], [(
      "a subscription deleted while away gives nothing on resume")
 t.eq(s.drain(0.3), [], "and nothing more")
 
+# the same subscribe call again (App.net's idempotent overwrite) keeps
+# what the subscription is owed
+s.close()
+time.sleep(0.3)
+sl.publish(event(64, ["global"]))
+sl.subscribe("tok12", "/posts/stream/global", cid, subscription_id="g")
+s = sl.stream("tok12", connection_id=cid)
+t.eq(ids(read_n(s, 1)) + ids(s.drain(0.3)), [64],
+     "subscribing again with the same call does not lose what it missed")
+
 # a subscription added while away gets only events after it
 s.close()
 time.sleep(0.3)

@@ -1290,6 +1290,25 @@ test_regressions(void)
 	io_free(&io);
 	buf_free(&fa);
 
+	/* a frame begun counts as committed: closing finishes it */
+	io_init(&io);
+	buf_init(&fa);
+	s = wssess_new(&cb, &io, 1024);
+	io.budget = 10;
+	enqueue1(s, item("A", 100, 1, 7, &fa));
+	enqueue1(s, item("A", 100, 2, 8, &fa));
+	is_int(wssess_write(s), 1, "a frame half written: 1");
+	is_int(wssess_written_cursor(s), 0, "written: none whole yet");
+	is_int(wssess_committed_cursor(s), 7, "committed: the frame begun");
+	wssess_close(s, 1001, "going away");
+	io.budget = NOLIMIT;
+	(void)write_all(s);
+	is_int(wssess_written_cursor(s), 7, "the close finished it");
+	is_int(wssess_committed_cursor(s), 7, "and nothing more was begun");
+	wssess_free(s);
+	io_free(&io);
+	buf_free(&fa);
+
 	/* a steady backlog under a full socket: the ping goes out right
 	 * after the frame that was half written, not after the backlog */
 	io_init(&io);
