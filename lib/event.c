@@ -2,6 +2,7 @@
  * cJSON is used only through cJSON_ParseWithLengthOpts with an explicit
  * end pointer: cJSON_GetErrorPtr is a global and not thread-safe. */
 #include "event.h"
+#include "appstream.h"
 #include "buf.h"
 #include "alloc.h"
 #include "log.h"
@@ -253,6 +254,8 @@ parse_event(cJSON *root, size_t linelen, struct event **out,
 		}
 	}
 	ev->type = xstrdup(type->valuestring);
+	/* looked up once here, not for every app stream on delivery */
+	ev->app_type = appstream_type_index(ev->type);
 	ev->id = xstrdup(idbuf);
 	ev->action = action->valuestring[0] == 'c' ? ACTION_CREATE :
 	    action->valuestring[0] == 'u' ? ACTION_UPDATE : ACTION_DELETE;

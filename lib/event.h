@@ -19,6 +19,7 @@ struct event {
 	int64_t		 ts_ms;		/* ingest time, ms since the epoch */
 	enum event_action action;
 	char		*type;
+	int		 app_type;	/* index in appstream_types, -1: none */
 	char		*id;
 	char	       **keys;
 	size_t		 nkeys;

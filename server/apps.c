@@ -21,7 +21,6 @@
 static struct app *bucket[NBUCKET];
 static CDS_LIST_HEAD(active);
 static uint64_t next_id = 1;
-static size_t nconns;
 
 static size_t
 slot(const char *client_id)
@@ -35,7 +34,6 @@ apps_init(void)
 	memset(bucket, 0, sizeof(bucket));
 	CDS_INIT_LIST_HEAD(&active);
 	next_id = 1;
-	nconns = 0;
 }
 
 void
@@ -140,7 +138,6 @@ apps_attach(struct appstream *as, struct conn *c)
 	if (as->nconns++ == 0)
 		cds_list_add_tail(&as->active, &active);
 	as->app->nconns++;
-	nconns++;
 }
 
 void
@@ -152,10 +149,10 @@ apps_detach(struct conn *c)
 		return;
 	cds_list_del(&c->app_link);
 	c->app = NULL;
+	c->catching_up = false;
 	if (--as->nconns == 0)
 		cds_list_del_init(&as->active);
 	as->app->nconns--;
-	nconns--;
 	conn_unref(c);
 }
 
@@ -211,14 +208,14 @@ apps_deliver(struct event *ev)
 {
 	struct appstream *as;
 	struct msg *frame = NULL;
-	int t;
 
-	if (cds_list_empty(&active) || (t = appstream_type_index(ev->type)) < 0)
+	if (cds_list_empty(&active) || ev->app_type < 0)
 		return;
 	cds_list_for_each_entry(as, &active, active) {
 		struct conn *c;
 
-		if (!(as->def.types & (1u << t)) || !app_may_see(as->app, ev))
+		if (!(as->def.types & (1u << ev->app_type)) ||
+		    !app_may_see(as->app, ev))
 			continue;
 		if (frame == NULL)
 			frame = event_app_frame(ev);
@@ -230,67 +227,37 @@ apps_deliver(struct event *ev)
 	}
 }
 
-void
-apps_catch_up(struct conn *c, struct replay *r)
+bool
+apps_replay_one(struct conn *c, struct event *ev)
 {
 	struct appstream *as = c->app;
-	size_t i, half = sl.cfg.send_buffer_limit / 2;
-	int t;
 
-	if (as == NULL)
-		return;
-	if (!replay_covers(r, c->replay_at)) {
-		conn_close(c, 1008, "replay overrun");
-		apps_detach(c);
-		return;
-	}
-	/* as for user streams (dispatch.c, catch_up): half a buffer at a
-	 * time, then live once the log is done */
-	for (i = replay_after(r, c->replay_at); i < replay_count(r); i++) {
-		struct event *ev = replay_at(r, i);
-
-		/* the message: the tail and a head of at most a few
-		 * hundred bytes */
-		if (conn_wait_drain(c, ev->user_tail->len + 512, half))
-			return;
-		c->replay_at = ev->cursor;
-		/* the definition as it is now: a PUT applies to the replay */
-		if ((t = appstream_type_index(ev->type)) < 0 ||
-		    !(as->def.types & (1u << t)) || !app_may_see(as->app, ev))
-			continue;
-		if (conn_push(c, qitem_raw(NULL, 0, event_app_frame(ev),
-		    ev->cursor)) == 0)
-			METRIC_ADD(deliveries_ws, 1);
-	}
-	c->catching_up = false;
+	/* the definition as it is now: a PUT applies to the replay too */
+	if (as == NULL || ev->app_type < 0 ||
+	    !(as->def.types & (1u << ev->app_type)) || !app_may_see(as->app, ev))
+		return false;
+	if (conn_push(c, qitem_raw(NULL, 0, event_app_frame(ev),
+	    ev->cursor)) == 0)
+		METRIC_ADD(deliveries_ws, 1);
+	return true;
 }
 
-void
-apps_resume(struct conn *c, struct replay *r, uint64_t cursor)
+uint64_t
+apps_resume_from(struct conn *c, struct replay *r, uint64_t cursor)
 {
-	if (!replay_covers(r, cursor)) {
-		/* events after cursor are lost: say which, then replay all
-		 * that is retained */
-		struct event *oldest = replay_at(r, 0);
-		struct buf b;
+	struct event *oldest;
+	struct buf b;
 
-		buf_init(&b);
-		buf_printf(&b, "{\"meta\":{\"type\":\"gap\",\"from\":\"%llu\","
-		    "\"to\":\"%llu\"}}", (unsigned long long)cursor,
-		    (unsigned long long)(oldest ? oldest->cursor : replay_floor(r)));
-		conn_push(c, conn_item(c, b.p, b.len, NULL, 0));
-		buf_free(&b);
-		cursor = replay_floor(r);
-	}
-	c->replay_at = cursor;
-	if (replay_after(r, cursor) < replay_count(r)) {
-		c->catching_up = true;
-		apps_catch_up(c, r);
-	}
-}
-
-size_t
-apps_connections(void)
-{
-	return nconns;
+	if (replay_covers(r, cursor))
+		return cursor;
+	/* events after cursor are lost: say which, then replay all that
+	 * is retained */
+	oldest = replay_at(r, 0);
+	buf_init(&b);
+	buf_printf(&b, "{\"meta\":{\"type\":\"gap\",\"from\":\"%llu\","
+	    "\"to\":\"%llu\"}}", (unsigned long long)cursor,
+	    (unsigned long long)(oldest ? oldest->cursor : replay_floor(r)));
+	conn_push(c, conn_item(c, b.p, b.len, NULL, 0));
+	buf_free(&b);
+	return replay_floor(r);
 }

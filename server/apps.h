@@ -68,11 +68,9 @@ void apps_render(const struct appstream *as, const char *endpoint_base,
 void apps_deliver(struct event *ev);
 
 /* c (just attached) resumes after cursor: a gap message first if the
- * log lost events after it, then the retained events, then live. */
-void apps_resume(struct conn *c, struct replay *r, uint64_t cursor);
-/* Go on feeding a catching-up c from the log (OP_DRAINED). */
-void apps_catch_up(struct conn *c, struct replay *r);
-
-size_t apps_connections(void);
+ * log lost events after it. Returns where its replay starts. */
+uint64_t apps_resume_from(struct conn *c, struct replay *r, uint64_t cursor);
+/* Replay: push ev to c if its stream is to get it; true if so. */
+bool apps_replay_one(struct conn *c, struct event *ev);
 
 #endif

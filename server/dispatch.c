@@ -216,22 +216,26 @@ replay_match(struct stream *st, const struct event *ev)
 	return st->matched != NULL;
 }
 
-/* Feed a user stream's consumer from the log, half a send buffer at a
- * time: when the queue is that full, the writer posts OP_DRAINED once
+/* Feed a catching-up consumer from the log, half a send buffer at a
+ * time: when its queue is that full, the writer posts OP_DRAINED once
  * it is down to a quarter and this goes on from where it stopped. At
  * the end of the log the consumer goes live; since both happen on this
- * thread, between two events, nothing is missed or sent twice. */
+ * thread, between two events, nothing is missed or sent twice. User
+ * and app connections differ only in which events they get. */
 static void
-catch_up(struct stream *st)
+catch_up(struct conn *c)
 {
-	struct conn *c = st->consumer;
+	struct stream *st = c->stream;
 	size_t i, half = sl.cfg.send_buffer_limit / 2;
 
 	if (!replay_covers(D.replay, c->replay_at)) {
 		/* the log moved past this consumer while it caught up */
-		log_info("stream %.8s...: replay overrun, consumer closed", st->cid);
+		log_info("replay overrun: a consumer is closed");
 		conn_close(c, 1008, "replay overrun");
-		stream_detach(st);
+		if (c->kind == CONN_APP)
+			apps_detach(c);
+		else
+			stream_detach(st);
 		return;
 	}
 	for (i = replay_after(D.replay, c->replay_at);
@@ -243,10 +247,24 @@ catch_up(struct stream *st)
 		if (conn_wait_drain(c, ev->user_tail->len + 512, half))
 			return;
 		c->replay_at = ev->cursor;
-		if (replay_match(st, ev))
+		if (c->kind == CONN_APP)
+			apps_replay_one(c, ev);
+		else if (replay_match(st, ev))
 			push_to_stream(st, ev);
 	}
 	c->catching_up = false;
+}
+
+/* A consumer just attached starts from cursor start: what came after it
+ * is replayed first, then live events. */
+static void
+begin_replay(struct conn *c, uint64_t start)
+{
+	c->replay_at = start;
+	if (replay_after(D.replay, start) < replay_count(D.replay)) {
+		c->catching_up = true;
+		catch_up(c);
+	}
 }
 
 static void
@@ -412,13 +430,8 @@ op_attach(struct op *op)
 		buf_adds(h, "}}}");
 		conn_push(op->conn, conn_item(op->conn, h->p, h->len, NULL, 0));
 	}
-	/* what it missed (and, with a cursor, what was lost in flight)
-	 * comes from the log, then live events */
-	op->conn->replay_at = start;
-	if (replay_after(D.replay, start) < replay_count(D.replay)) {
-		op->conn->catching_up = true;
-		catch_up(st);
-	}
+	/* what it missed (and, with a cursor, what was lost in flight) */
+	begin_replay(op->conn, start);
 	strcpy(op->cid, st->cid);
 	op->status = 200;
 }
@@ -696,7 +709,8 @@ op_app_attach(struct op *op)
 	buf_adds(h, "}}}");
 	conn_push(op->conn, conn_item(op->conn, h->p, h->len, NULL, 0));
 	if (op->has_cursor)
-		apps_resume(op->conn, D.replay, op->cursor);
+		begin_replay(op->conn, apps_resume_from(op->conn, D.replay,
+		    op->cursor));
 	log_debug("app %s: connection to stream %s", as->app->client_id,
 	    as->def.key);
 }
@@ -706,12 +720,9 @@ op_drained(struct op *op)
 {
 	struct conn *c = op->conn;
 
-	if (!c->catching_up)
-		return;
-	if (c->kind == CONN_APP)
-		apps_catch_up(c, D.replay);
-	else if (c->stream != NULL && c->stream->consumer == c)
-		catch_up(c->stream);
+	/* a connection detached meanwhile is no longer catching up */
+	if (c->catching_up)
+		catch_up(c);
 }
 
 static void

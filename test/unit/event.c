@@ -1,6 +1,7 @@
 /* event.c - tests for lib/event.c: ingest records (SPEC 2), the rendered
  * user-stream tail (SPEC 3), visibility */
 #include "event.h"
+#include "appstream.h"
 #include "buf.h"
 #include "tap.h"
 
@@ -110,6 +111,7 @@ test_create(void)
 		return;
 	is_int(ev->refs, 1, "one reference");
 	is_str(ev->type, "post", "type");
+	is_int(ev->app_type, appstream_type_index("post"), "its app-stream type");
 	is_str(ev->id, "5675993", "id");
 	is_int(ev->action, ACTION_CREATE, "action create");
 	is_int(ev->nkeys, 4, "4 keys");
@@ -259,6 +261,7 @@ test_update_numeric(void)
 	    "\"id\":\"1\",\"data\":{}}");
 	if (ev) {
 		is_str(ev->type, "io.example.custom", "unknown type kept");
+		is_int(ev->app_type, -1, "and no app stream can ask for it");
 		event_unref(ev);
 	}
 	{
@@ -810,7 +813,6 @@ test_app_frame(void)
 	struct event *ev;
 	cJSON *j, *meta, *data;
 	size_t fl;
-	char line[2048];
 
 	ev = good_event("{\"type\":\"message\",\"action\":\"create\",\"id\":881,"
 	    "\"data\":{\"id\":\"881\",\"text\":\"psst\"},"
@@ -873,7 +875,6 @@ test_app_frame(void)
 		cJSON_Delete(j);
 		event_unref(ev);
 	}
-	(void)line;
 }
 
 int
