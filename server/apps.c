@@ -110,8 +110,8 @@ apps_create(struct app *a, const struct appstream_def *def)
 	return as;
 }
 
-static void
-close_conn(struct conn *c, uint16_t code, const char *reason)
+void
+apps_close(struct conn *c, uint16_t code, const char *reason)
 {
 	conn_close(c, code, reason);
 	apps_detach(c);
@@ -123,7 +123,7 @@ apps_delete(struct appstream *as)
 	struct conn *c, *n;
 
 	cds_list_for_each_entry_safe(c, n, &as->conns, app_link)
-		close_conn(c, 1000, "stream deleted");
+		apps_close(c, 1000, "stream deleted");
 	cds_list_del(&as->link);
 	as->app->nstreams--;
 	free(as);
@@ -166,7 +166,7 @@ apps_close_token(const uint8_t *hash, uint16_t code, const char *reason)
 		cds_list_for_each_entry_safe(c, n, &as->conns, app_link)
 			if (hash == NULL ||
 			    memcmp(c->token_hash, hash, TOKEN_HASH_LEN) == 0)
-				close_conn(c, code, reason);
+				apps_close(c, code, reason);
 }
 
 void

@@ -55,6 +55,8 @@ void apps_delete(struct appstream *as);
 
 /* c consumes as (a reference is taken). */
 void apps_attach(struct appstream *as, struct conn *c);
+/* End c with a WebSocket close code and detach it. */
+void apps_close(struct conn *c, uint16_t code, const char *reason);
 /* c no longer does; nothing if it was already detached. */
 void apps_detach(struct conn *c);
 /* Close and detach every app connection opened with this token (all of

@@ -231,11 +231,10 @@ catch_up(struct conn *c)
 	if (!replay_covers(D.replay, c->replay_at)) {
 		/* the log moved past this consumer while it caught up */
 		log_info("replay overrun: a consumer is closed");
-		conn_close(c, 1008, "replay overrun");
 		if (c->kind == CONN_APP)
-			apps_detach(c);
+			apps_close(c, 1008, "replay overrun");
 		else
-			stream_detach(st);
+			stream_close(st, 1008, "replay overrun");
 		return;
 	}
 	for (i = replay_after(D.replay, c->replay_at);
@@ -284,8 +283,7 @@ apply_token(struct token_rec *t)
 		cds_list_for_each_entry_safe(st, n, streams_list(), all) {
 			if (st->consumer != NULL && memcmp(st->consumer->token_hash,
 			    ti.hash, TOKEN_HASH_LEN) == 0) {
-				conn_close(st->consumer, 1008, "token revoked");
-				stream_detach(st);
+				stream_close(st, 1008, "token revoked");
 				if (st->auto_delete)
 					stream_delete(st);
 			}
@@ -378,22 +376,9 @@ op_attach(struct op *op)
 			st = NULL;	/* foreign: a new id, as if unknown */
 	}
 	if (st != NULL) {
-		if (st->consumer != NULL) {
-			/* takeover: the newer consumer wins, from where the
-			 * older one's writes got to */
-			struct conn *old = st->consumer;
-
-			conn_close(old, 4001, "replaced");
-			/* what its writer has committed to still reaches
-			 * the older consumer before its stream ends: a
-			 * chunk libmicrohttpd took, a frame begun (closing,
-			 * it takes no more) */
-			pthread_mutex_lock(&old->mu);
-			if (old->taken_cursor > st->pos)
-				st->pos = old->taken_cursor;
-			pthread_mutex_unlock(&old->mu);
-			stream_detach(st);
-		}
+		/* takeover: the older consumer ends, and the newer one goes
+		 * on after what the older one still gets */
+		stream_close(st, 4001, "replaced");
 		start = op->has_cursor ? op->cursor : st->pos;
 		if (!replay_covers(D.replay, start)) {
 			/* as on App.net: a new id, subscriptions to recreate */
@@ -557,8 +542,7 @@ op_shutdown(struct op *op)
 	D.shutting_down = true;
 	cds_list_for_each_entry(st, streams_list(), all) {
 		if (st->consumer != NULL) {
-			conn_close(st->consumer, 1001, "going away");
-			stream_detach(st);
+			stream_close(st, 1001, "going away");
 		}
 	}
 	apps_close_token(NULL, 1001, "going away");

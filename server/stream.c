@@ -188,14 +188,31 @@ stream_create(const struct token_info *tok)
 void
 stream_attach(struct stream *st, struct conn *c)
 {
-	if (st->consumer != NULL) {
-		/* takeover: the newer consumer wins */
-		conn_close(st->consumer, 4001, "replaced");
-		stream_detach(st);
-	}
+	/* takeover: the newer consumer wins */
+	stream_close(st, 4001, "replaced");
 	st->consumer = conn_ref(c);
 	c->stream = st;
 	c->last_push_ms = now_ms();
+}
+
+void
+stream_close(struct stream *st, uint16_t code, const char *reason)
+{
+	struct conn *c = st->consumer;
+
+	if (c == NULL)
+		return;
+	conn_close(c, code, reason);
+	/* Closing, its writer takes no more; what it has committed to (a
+	 * chunk libmicrohttpd took, a WebSocket frame begun) still reaches
+	 * the consumer before the end, so the position includes it. A
+	 * consumer that leaves by itself moves it only to what was written
+	 * (stream_detach). */
+	pthread_mutex_lock(&c->mu);
+	if (c->taken_cursor > st->pos)
+		st->pos = c->taken_cursor;
+	pthread_mutex_unlock(&c->mu);
+	stream_detach(st);
 }
 
 void
@@ -223,10 +240,7 @@ stream_delete(struct stream *st)
 	struct stream **pp;
 	struct sub *s, *n;
 
-	if (st->consumer != NULL) {
-		conn_close(st->consumer, 1000, "stream deleted");
-		stream_detach(st);
-	}
+	stream_close(st, 1000, "stream deleted");
 	for (s = st->subs; s; s = n) {
 		n = s->next;
 		subtable_remove(sl.subs, s->key, s);

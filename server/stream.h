@@ -61,10 +61,13 @@ struct stream *stream_create(const struct token_info *tok);
 /* Remove its subscriptions, end its consumer, free it. */
 void stream_delete(struct stream *st);
 /* Attach c as the consumer (taking a reference); an earlier consumer is
- * closed (takeover). */
+ * closed (takeover, stream_close). */
 void stream_attach(struct stream *st, struct conn *c);
-/* Forget the consumer (drops the stream's reference); the position
- * moves to what it had written. */
+/* End the consumer (WebSocket close code) and forget it; the position
+ * moves to what its writer had committed to, which it still gets. */
+void stream_close(struct stream *st, uint16_t code, const char *reason);
+/* Forget a consumer that went away (drops the stream's reference); the
+ * position moves to what it had written. */
 void stream_detach(struct stream *st);
 
 struct sub *stream_find_sub(struct stream *st, const char *sid);
