@@ -78,6 +78,7 @@ wake_locked(struct conn *c)
 	if (c->transport == CONN_CHUNKED) {
 		if (c->suspended) {
 			c->suspended = false;
+			c->resumed = true;
 			MHD_resume_connection(c->mhd);
 		}
 	} else if (!c->wake_pending && c->worker != NULL) {

@@ -36,6 +36,8 @@ struct conn {
 	size_t		 inflight;		/* taken by the writer, unwritten */
 	bool		 warned;		/* falling_behind sent */
 	bool		 suspended;		/* chunked: MHD connection suspended */
+	bool		 resumed;		/* chunked: woken since the reader
+						 * last ran */
 	bool		 closing;		/* end the stream */
 	bool		 ended;			/* the writer has ended it */
 	bool		 wake_pending;		/* websocket: on its worker's queue */

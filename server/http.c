@@ -206,11 +206,13 @@ chunk_reader(void *cls, uint64_t pos, char *buf, size_t max)
 	pthread_mutex_lock(&c->mu);
 	/* A suspended connection does not see its client leave; events
 	 * written into a closed socket would count as sent and be missing
-	 * from the resume. Look before taking anything. */
-	if (!c->closing && peer_gone(c->mhd)) {
+	 * from the resume. Look before taking anything, once per wake-up:
+	 * while it is busy, a client that left makes the writes fail. */
+	if (c->resumed && !c->closing && peer_gone(c->mhd)) {
 		c->closing = true;
 		log_debug("chunked stream: the client has gone");
 	}
+	c->resumed = false;
 	n = conn_take_locked(c, buf, max);
 	if (n < 0) {
 		if (!c->ended) {
