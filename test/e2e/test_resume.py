@@ -267,5 +267,61 @@ t.eq((gap.get("type"), gap.get("from")), ("gap", c310), "a cursor older than the
 t.ok(int(gap["to"]) == int(got[2]["meta"]["cursor"]) and got[2]["meta"]["id"] != "312",
      "its 'to' is the oldest retained event, which comes next", (gap, got[2]["meta"]))
 a.close()
+# ---- replay overrun: the log evicts a paused consumer's replay position ----
+# (the backlog is far larger than loopback's socket buffers, so the
+# replay is still under way when the log moves on)
+sl.stop(t)
+sl = Sluice(conf={"send_buffer_limit": "64K", "replay_max_bytes": "24M"})
+bigtext = "o" * 16000
+sl.api("POST", "/stream/0/streams", "tokapp1", headers={"Content-Type": "application/json"},
+       body=json.dumps({"object_types": ["post"], "type": "long_poll", "key": "o"}).encode())
+s = sl.stream("tok12")
+ocid = s.cid
+sl.subscribe("tok12", "/posts/stream/global", ocid, subscription_id="g")
+s.close()
+time.sleep(0.3)
+a = RawWS(sl, "/v1/app?key=o&access_token=tokapp1")
+sl.publish(event(499, ["global"]))
+app_cursor = None
+while app_cursor is None:
+    f = a.recv_frame(5)
+    m = json.loads(f[1])
+    app_cursor = m["meta"].get("cursor") if m["meta"]["type"] == "post" else None
+a.close()
+sl.publish(*[event(500 + i, ["global"], data={"id": str(500 + i), "t": bigtext}) for i in range(600)])
+time.sleep(0.3)
+w = RawWS(sl, "/stream/user?connection_id=" + ocid, "tok12", rcvbuf=4096)
+a = RawWS(sl, "/v1/app?key=o&access_token=tokapp1&cursor=" + app_cursor, rcvbuf=4096)
+time.sleep(0.5)        # both replays pause: socket buffers and queues full
+sl.publish(*[event(2000 + i, ["global"], data={"id": str(2000 + i), "t": bigtext})
+             for i in range(1200)])
+time.sleep(0.5)
+
+
+def read_to_close(ws):
+    n = 0
+    while True:
+        f = ws.recv_frame(5)
+        if f is None:
+            return n, None
+        if f[0] == 8:
+            return n, (int.from_bytes(f[1][:2], "big"), f[1][2:].decode())
+        n += 1
+
+
+n, cc = read_to_close(w)
+t.eq(cc, (1008, "replay overrun"),
+     "a user-stream consumer the log overtook while it caught up: close 1008 replay overrun")
+t.ok(0 < n < 600, "after the part of its replay it had been sent (%d messages)" % n)
+n, cc = read_to_close(a)
+t.eq(cc, (1008, "replay overrun"), "an app-stream consumer likewise")
+t.ok("replay overrun" in sl.log(), "the overrun is logged")
+w.close()
+a.close()
+s = sl.stream("tok12", connection_id=ocid)
+t.ok(s.cid != ocid, "its next resume gets a new stream: its position has left the log")
+s.close()
+t.ok(sl.alive(), "sluiced still running")
+
 sl.stop(t)
 t.done()
