@@ -28,9 +28,10 @@ SLUICE_PUB = os.path.join(BUILD, "server", "sluice-pub")
 class Tap:
     """Minimal TAP producer."""
 
-    def __init__(self):
+    def __init__(self, diag_lines=30):
         self.n = 0
         self.failed = 0
+        self.diag_lines = diag_lines     # lines of diagnosis per failure
 
     def ok(self, cond, name, diag=None):
         self.n += 1
@@ -39,7 +40,7 @@ class Tap:
         if not cond:
             self.failed += 1
             if diag is not None:
-                for line in str(diag).splitlines()[:30]:
+                for line in str(diag).splitlines()[:self.diag_lines]:
                     print("#   " + line)
         return cond
 

@@ -72,22 +72,8 @@ import time
 from sluice import RawWS, Sluice, Tap, event
 
 
-class LongTap(Tap):
-    """Tap whose failure diagnostics are not cut at 30 lines (a
-    sanitizer report is longer)."""
-
-    def ok(self, cond, name, diag=None):
-        self.n += 1
-        print(("ok %d - %s" if cond else "not ok %d - %s") % (self.n, name), flush=True)
-        if not cond:
-            self.failed += 1
-            if diag is not None:
-                for line in str(diag).splitlines()[:400]:
-                    print("#   " + line)
-        return cond
-
-
-t = LongTap()
+# a sanitizer report is longer than 30 lines
+t = Tap(diag_lines=400)
 T0 = time.time()
 BUDGET = float(os.environ.get("BUDGET", "40"))
 STEPS = int(os.environ.get("STEPS", "250"))

@@ -440,4 +440,4 @@ class Client {
 	}
 }
 
-module.exports = { Tap, Sluice, Client, event, sleep, wsOrSkip, watchdog, BUILD };
+module.exports = { Tap, Sluice, Client, event, sleep, wsOrSkip, watchdog, BUILD, DEFAULT_TOKENS };

@@ -3,19 +3,13 @@
 // client: the management API, connect, which events an app sees, the
 // per-app connection limit, keepalive, revoke, DELETE and a live PUT.
 
-const { Tap, Sluice, Client, event, sleep, wsOrSkip, watchdog } = require('./sluice');
+const { Tap, Sluice, Client, event, sleep, wsOrSkip, watchdog, DEFAULT_TOKENS } = require('./sluice');
 
 const t = new Tap();
 const WebSocket = wsOrSkip(t, 'app streams over WebSocket with ws');
 
-const TOKENS = {
-	tok12: ['user', '12', 'app1'],
-	tok34: ['user', '34', 'app1'],
-	tok56: ['user', '56', 'app2'],
-	tokapp1: ['app', 'app1'],
-	tokapp2: ['app', 'app2'],
-	tokapp3: ['app', 'app3'],
-};
+// the harness's tokens and a third app
+const TOKENS = { ...DEFAULT_TOKENS, tokapp3: ['app', 'app3'] };
 
 // Ids of the messages that arrive until (and with) the one with id
 // `last`; delete messages count by deleted_id.
