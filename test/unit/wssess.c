@@ -725,11 +725,22 @@ test_data(void)
 	buf_init(&want);
 	s = wssess_new(&cb, &io, 1024);
 	make_items(&l, &want, ends, cur);
-	wssess_enqueue(s, &l);
-	io.budget = 3;
-	is_int(wssess_write(s), 1, "3 bytes then full: 1");
-	wssess_free(s);		/* ASan: the items must not leak */
-	ok(1, "free with a half-written queue (ASan checks the items are freed)");
+	{
+		/* one more item sharing a message we keep a reference to:
+		 * freeing the session must give the item's reference back */
+		struct msg *shared = msg_new("shared", 6);
+		struct qitem *q = qitem_ws("h", 1, shared, 99);
+
+		qlist_push(&l, q);
+		is_int(shared->refs, 2, "the queued item holds the shared message");
+		wssess_enqueue(s, &l);
+		io.budget = 3;
+		is_int(wssess_write(s), 1, "3 bytes then full: 1");
+		wssess_free(s);
+		is_int(shared->refs, 1, "free with a half-written queue releases "
+		    "every item (ASan checks the rest)");
+		msg_unref(shared);
+	}
 	io_free(&io);
 	buf_free(&want);
 }
