@@ -7,6 +7,7 @@
 #include "alloc.h"
 #include "log.h"
 #include "qitem.h"
+#include "subfilter.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -168,6 +169,15 @@ event_free(struct event *ev)
 	cJSON_Delete(ev->meta);
 	msg_unref(ev->user_tail);
 	msg_unref(ev->app_frame);
+	free(ev->subtype);
+	free(ev->full_data);
+	while (ev->variants != NULL) {
+		struct event_variant *v = ev->variants;
+
+		ev->variants = v->next;
+		msg_unref(v->tail);
+		free(v);
+	}
 	free(ev);
 }
 
@@ -429,19 +439,25 @@ strv_footprint(char **v, size_t n)
 
 /* What a rendered event holds, for the replay log's byte bound. It is
  * fixed once stamped (the log adds and subtracts the same figure) and
- * counts the app-stream frame before it is built: conservative. */
+ * counts the app-stream frame before it is built: conservative. Other
+ * display variants are charged when made (replay_charge). */
 static size_t
 event_footprint(const struct event *ev)
 {
 	size_t tail = sizeof(struct msg) + ev->user_tail->len + 1 + ALLOC_OVERHEAD;
+	size_t app = tail + 64;
 
+	if (ev->full_data != NULL)
+		app += ev->full_len - ev->data_len;
 	return sizeof(*ev) + ALLOC_OVERHEAD +
 	    strlen(ev->type) + 1 + ALLOC_OVERHEAD +
 	    strlen(ev->id) + 1 + ALLOC_OVERHEAD +
 	    (ev->keys ? strv_footprint(ev->keys, ev->nkeys) : 0) +
 	    (ev->visible_to ? strv_footprint(ev->visible_to, ev->nvisible) : 0) +
+	    (ev->subtype ? strlen(ev->subtype) + 1 + ALLOC_OVERHEAD : 0) +
+	    (ev->full_data ? ev->full_len + 1 + ALLOC_OVERHEAD : 0) +
 	    tail +		/* the user-stream tail */
-	    tail + 64;		/* the app frame: about as long, plus its head */
+	    app;		/* the app frame: about as long, plus its head */
 }
 
 void
@@ -449,8 +465,14 @@ event_stamp(struct event *ev, uint64_t cursor, int64_t ts_ms)
 {
 	struct buf b;
 
+	const char *subtype;
+
 	ev->cursor = cursor;
 	ev->ts_ms = ts_ms;
+	ev->facts = subfilter_facts(ev->type, ev->action == ACTION_DELETE,
+	    ev->data, ev->meta, &subtype);
+	ev->subtype = subtype ? xstrdup(subtype) : NULL;
+	ev->root_kind = (int8_t)display_root_kind(ev->type);
 	buf_init(&b);
 	buf_adds(&b, "\"type\":");
 	buf_json_str(&b, ev->type);
@@ -469,8 +491,18 @@ event_stamp(struct event *ev, uint64_t cursor, int64_t ts_ms)
 	ev->ext_len = (uint32_t)b.len - ev->ext_off;
 	buf_addc(&b, '}');
 	if (ev->data != NULL) {
-		char *d = cJSON_PrintUnformatted(ev->data);
-		if (d == NULL)
+		char *d;
+
+		ev->affects = display_affects(ev->data, ev->root_kind);
+		if (ev->affects & DISPLAY_FULL) {
+			/* the default removes raw or annotations: app streams
+			 * and other variants start from the whole object */
+			if ((ev->full_data = cJSON_PrintUnformatted(ev->data)) == NULL)
+				fatal("%s: out of memory", __func__);
+			ev->full_len = (uint32_t)strlen(ev->full_data);
+			display_apply(ev->data, ev->root_kind, 0);
+		}
+		if ((d = cJSON_PrintUnformatted(ev->data)) == NULL)
 			fatal("%s: out of memory", __func__);
 		buf_adds(&b, ",\"data\":[");
 		ev->data_off = (uint32_t)b.len;
@@ -512,7 +544,10 @@ event_app_frame(struct event *ev)
 	    (long long)ev->ts_ms, (unsigned long long)ev->cursor);
 	buf_add(&b, u + ev->ext_off, ev->ext_len);
 	buf_addc(&b, '}');
-	if (ev->has_data) {
+	if (ev->full_data != NULL) {
+		buf_adds(&b, ",\"data\":");
+		buf_add(&b, ev->full_data, ev->full_len);
+	} else if (ev->has_data) {
 		buf_adds(&b, ",\"data\":");
 		buf_add(&b, u + ev->data_off, ev->data_len);
 	}
@@ -522,6 +557,59 @@ event_app_frame(struct event *ev)
 	ev->app_frame = msg_new(b.p + 10 - hl, b.len - 10 + hl);
 	buf_free(&b);	/* ev->bytes already counts it (event_stamp) */
 	return ev->app_frame;
+}
+
+struct msg *
+event_tail(struct event *ev, display_t d, size_t *grown)
+{
+	display_t key = d & ev->affects;
+	struct event_variant *v;
+	const char *src, *end = NULL;
+	size_t srclen;
+	cJSON *root;
+	char *p;
+	struct buf b;
+
+	*grown = 0;
+	if (key == 0)
+		return ev->user_tail;
+	for (v = ev->variants; v != NULL; v = v->next)
+		if (v->key == key)
+			return v->tail;
+	/* only an event with data has anything to vary */
+	src = ev->full_data ? ev->full_data : ev->user_tail->data + ev->data_off;
+	srclen = ev->full_data ? ev->full_len : ev->data_len;
+	root = cJSON_ParseWithLengthOpts(src, srclen, &end, 0);
+	if (root == NULL)
+		fatal("%s: cannot parse what was printed", __func__);
+	display_apply(root, ev->root_kind, key);
+	if ((p = cJSON_PrintUnformatted(root)) == NULL)
+		fatal("%s: out of memory", __func__);
+	cJSON_Delete(root);
+	buf_init(&b);
+	buf_add(&b, ev->user_tail->data, ev->data_off);
+	buf_adds(&b, p);
+	buf_adds(&b, "]}");
+	cJSON_free(p);
+	v = xcalloc(1, sizeof(*v));
+	v->key = key;
+	v->tail = msg_new(b.p, b.len);
+	v->next = ev->variants;
+	ev->variants = v;
+	*grown = sizeof(*v) + sizeof(struct msg) + b.len + 1 + 2 * ALLOC_OVERHEAD;
+	buf_free(&b);
+	return v->tail;
+}
+
+const char *
+event_tail_data(const struct event *ev, const struct msg *tail, size_t *len)
+{
+	if (!ev->has_data) {
+		*len = 0;
+		return NULL;
+	}
+	*len = tail->len - ev->data_off - 2;	/* before "]}" */
+	return tail->data + ev->data_off;
 }
 
 bool

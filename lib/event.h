@@ -8,6 +8,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "display.h"
 #include "msg.h"
 
 enum event_action { ACTION_CREATE, ACTION_UPDATE, ACTION_DELETE };
@@ -41,8 +42,27 @@ struct event {
 	/* The app-stream message as a complete WebSocket text frame (the
 	 * same bytes for every app connection), built on first use. */
 	struct msg	*app_frame;
-	size_t		 bytes;		/* memory held, for accounting; fixed
-					 * once stamped */
+	/* Filter options look only at these (subfilter.h), set at stamp */
+	uint8_t		 facts;
+	char		*subtype;	/* channel or file type, may be NULL */
+	/* Display options (display.h): what they can change here, and the
+	 * renderings other than the default (user_tail), made on demand */
+	display_t	 affects;
+	int8_t		 root_kind;
+	char		*full_data;	/* data with nothing removed, when the
+					 * default rendering removed something */
+	uint32_t	 full_len;
+	struct event_variant *variants;
+	size_t		 bytes;		/* memory held when stamped, for
+					 * accounting; fixed from then on */
+	size_t		 charged;	/* added since, while in the replay log
+					 * (replay_charge) */
+};
+
+struct event_variant {
+	struct event_variant *next;
+	display_t	 key;
+	struct msg	*tail;		/* like user_tail */
 };
 
 enum token_action { TOKEN_GRANT, TOKEN_REVOKE };
@@ -86,6 +106,14 @@ bool event_visible_to(const struct event *ev, const char *user_id);
  * the reference. Built on the first call: one thread only (the
  * dispatcher). */
 struct msg *event_app_frame(struct event *ev);
+/* The user-stream tail for a connection with display options d: the
+ * default one, or a rendering shared by every connection whose options
+ * come to the same here, made on the first call (one thread only, the
+ * dispatcher). *grown: the bytes a new rendering added, else 0. */
+struct msg *event_tail(struct event *ev, display_t d, size_t *grown);
+/* The `data` object within a tail (its length, *len). */
+const char *event_tail_data(const struct event *ev, const struct msg *tail,
+    size_t *len);
 
 struct event *event_ref(struct event *ev);
 void event_unref(struct event *ev);

@@ -42,7 +42,7 @@ evict_one(struct replay *r)
 	r->ring[r->head] = NULL;
 	r->head = (r->head + 1) & (r->cap - 1);
 	r->n--;
-	r->bytes -= ev->bytes;
+	r->bytes -= ev->bytes + ev->charged;
 	r->floor = ev->cursor;
 	event_unref(ev);
 }
@@ -63,6 +63,16 @@ enforce_size(struct replay *r)
 {
 	while (r->n > 0 && r->bytes > r->max_bytes)
 		evict_one(r);
+}
+
+void
+replay_charge(struct replay *r, struct event *ev, size_t bytes)
+{
+	/* an event already evicted is no longer the log's to count */
+	if (r->n == 0 || ev->cursor <= r->floor)
+		return;
+	ev->charged += bytes;
+	r->bytes += bytes;
 }
 
 void

@@ -23,6 +23,10 @@ void replay_set_limits(struct replay *r, int64_t window_ms, uint64_t max_bytes);
 /* Append ev (a reference is taken); its cursor must be above every
  * cursor appended before. Then evicts what the size bound demands. */
 void replay_append(struct replay *r, struct event *ev);
+/* ev, if still in the log, holds bytes more than when appended (a
+ * display variant). Counted at once, evicted for at the next append or
+ * expiry, never here: callers may be walking the log by index. */
+void replay_charge(struct replay *r, struct event *ev, size_t bytes);
 /* Evict events older than the window at wall-clock time now_ms. */
 void replay_expire(struct replay *r, int64_t now_ms);
 

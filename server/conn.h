@@ -11,6 +11,7 @@
 
 #include <urcu/list.h>
 
+#include "display.h"
 #include "qitem.h"
 #include "rcu.h"
 #include "token.h"
@@ -58,6 +59,7 @@ struct conn {
 
 	/* dispatcher only */
 	struct stream	*stream;		/* user streams */
+	display_t	 display;		/* its display options */
 	struct appstream *app;			/* app streams */
 	struct cds_list_head app_link;		/* in app->conns */
 	/* replay: while catching up, events come from the log, paced by

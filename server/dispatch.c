@@ -7,6 +7,7 @@
 #include "dispatch.h"
 #include "alloc.h"
 #include "apps.h"
+#include "backfill.h"
 #include "conn.h"
 #include "event.h"
 #include "ingest.h"
@@ -126,6 +127,19 @@ touched(struct conn *c)
 	cds_list_add_tail(&c->live, &D.live);
 }
 
+/* The tail for display options d, shared by every connection with the
+ * same; one made now is charged to the log. */
+static struct msg *
+tail_for(struct event *ev, display_t d)
+{
+	size_t grown;
+	struct msg *m = event_tail(ev, d, &grown);
+
+	if (grown)
+		replay_charge(D.replay, ev, grown);
+	return m;
+}
+
 /* One message for st's consumer: the head names the stream and the
  * subscriptions chained on st->matched, the tail is shared. */
 static void
@@ -133,6 +147,7 @@ push_to_stream(struct stream *st, struct event *ev)
 {
 	struct buf *h = &D.head;
 	struct sub *s;
+	struct msg *tail = tail_for(ev, st->consumer->display);
 
 	h->len = 0;
 	buf_adds(h, "{\"meta\":{\"connection_id\":\"");
@@ -145,7 +160,7 @@ push_to_stream(struct stream *st, struct event *ev)
 	}
 	buf_adds(h, "],");
 	if (conn_push(st->consumer, conn_item(st->consumer, h->p, h->len,
-	    ev->user_tail, ev->cursor)) == 0) {
+	    tail, ev->cursor)) == 0) {
 		if (st->consumer->transport == CONN_CHUNKED)
 			METRIC_ADD(deliveries_chunked, 1);
 		else
@@ -171,6 +186,8 @@ deliver(struct event *ev)
 			if (s->mark == ev->cursor)
 				continue;	/* the key was listed twice */
 			s->mark = ev->cursor;
+			if (!subfilter_pass(&s->filter, ev->facts, ev->subtype))
+				continue;
 			/* a consumer catching up will find ev in the log */
 			if (st->consumer == NULL || st->consumer->catching_up ||
 			    !event_visible_to(ev, st->user_id))
@@ -204,7 +221,8 @@ replay_match(struct stream *st, const struct event *ev)
 	if (!event_visible_to(ev, st->user_id))
 		return false;
 	for (s = st->subs; s; s = s->next) {
-		if (ev->cursor <= s->since)
+		if (ev->cursor <= s->since ||
+		    !subfilter_pass(&s->filter, ev->facts, ev->subtype))
 			continue;
 		for (size_t k = 0; k < ev->nkeys; k++)
 			if (strcmp(ev->keys[k], s->key) == 0) {
@@ -438,33 +456,82 @@ op_detach(struct op *op)
 	}
 }
 
+/* The subscribing call's answer: the backfill, and whether the
+ * subscription was made. Both happen here between two events, so the
+ * backfill ends exactly where the live stream begins. */
+static void
+render_subscribe(struct op *op, struct event **evs, size_t n, bool more,
+    bool created)
+{
+	struct buf *b = &op->body;
+
+	buf_adds(b, "{\"meta\":{\"code\":200,\"connection_id\":");
+	buf_json_str(b, op->cid);
+	if (created) {
+		buf_adds(b, ",\"subscription_id\":");
+		buf_json_str(b, op->sid);
+		buf_adds(b, ",\"subscription_ids\":[");
+		buf_json_str(b, op->sid);
+		buf_addc(b, ']');
+	}
+	if (n > 0) {
+		buf_adds(b, ",\"min_id\":");
+		buf_json_str(b, evs[n - 1]->id);
+		buf_adds(b, ",\"max_id\":");
+		buf_json_str(b, evs[0]->id);
+	}
+	buf_printf(b, ",\"more\":%s},\"data\":[", more ? "true" : "false");
+	for (size_t i = 0; i < n; i++) {
+		size_t len;
+		const char *d = event_tail_data(evs[i],
+		    tail_for(evs[i], op->display), &len);
+
+		if (i > 0)
+			buf_addc(b, ',');
+		buf_add(b, d, len);
+	}
+	buf_adds(b, "]}");
+}
+
 static void
 op_subscribe(struct op *op)
 {
+	struct event *evs[BACKFILL_MAX];
+	struct backfill_query q = {
+		.key = op->key, .user_id = op->tok.user_id,
+		.filter = &op->filter, .count = op->count,
+		.since_id = op->since_id[0] ? op->since_id : NULL,
+		.before_id = op->before_id[0] ? op->before_id : NULL,
+	};
 	struct stream *st;
 	struct sub *old, *s;
-	bool fresh;
+	size_t n;
+	bool more, create, fresh;
 
 	if (validate_stream(op, &st) < 0)
 		return;
-	op->status = 200;
-	if (op->check_only)
-		return;
-	if (op->sid[0] == '\0')
-		stream_random_id(op->sid);
-	if (stream_find_sub(st, op->sid) == NULL &&
-	    st->nsubs >= (size_t)sl.cfg.max_subscriptions) {
-		op->status = 429;
-		op->error = "too many subscriptions on this stream";
-		return;
+	n = backfill_select(D.replay, &q, evs, &more);
+	/* App.net: only a forward-looking call subscribes, and with
+	 * since_id only when nothing is left out between it and now */
+	create = !op->check_only && !(q.since_id != NULL && more);
+	if (create) {
+		if (op->sid[0] == '\0')
+			stream_random_id(op->sid);
+		old = stream_find_sub(st, op->sid);
+		if (old == NULL && st->nsubs >= (size_t)sl.cfg.max_subscriptions) {
+			op->status = 429;
+			op->error = "too many subscriptions on this stream";
+			return;
+		}
+		/* the same subscription again (App.net's idempotent
+		 * overwrite) keeps its start; a new key starts it afresh */
+		fresh = old == NULL || strcmp(old->key, op->key) != 0;
+		s = stream_subscribe(st, op->sid, op->key, op->endpoint,
+		    &op->filter);
+		if (fresh)
+			s->since = D.last_cursor;
 	}
-	old = stream_find_sub(st, op->sid);
-	/* the same subscription again (App.net's idempotent overwrite)
-	 * keeps its start; a new key starts it afresh */
-	fresh = old == NULL || strcmp(old->key, op->key) != 0;
-	s = stream_subscribe(st, op->sid, op->key, op->endpoint);
-	if (fresh)
-		s->since = D.last_cursor;
+	render_subscribe(op, evs, n, more, create);
 	op->status = 200;
 }
 
@@ -524,6 +591,8 @@ op_list_streams(struct op *op)
 			buf_json_str(b, s->endpoint);
 			buf_adds(b, ",\"key\":");
 			buf_json_str(b, s->key);
+			buf_adds(b, ",\"options\":");
+			subfilter_render(&s->filter, b);
 			buf_addc(b, '}');
 			if (s->next)
 				buf_addc(b, ',');

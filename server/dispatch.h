@@ -9,8 +9,11 @@
 
 #include "appstream.h"
 #include "buf.h"
+#include "display.h"
+#include "event.h"
 #include "rcu.h"
 #include "route.h"
+#include "subfilter.h"
 #include "token.h"
 
 struct conn;
@@ -52,6 +55,12 @@ struct op {
 	uint64_t	 cursor;
 	bool		 check_only;	/* SUBSCRIBE, APP_ATTACH: validate,
 					 * create nothing */
+	display_t	 display;	/* ATTACH: the connection's; SUBSCRIBE:
+					 * the backfill's */
+	struct subfilter filter;	/* SUBSCRIBE (the caller clears it) */
+	int		 count;		/* SUBSCRIBE: backfill */
+	char		 since_id[EVENT_MAX_ID];	/* "": none */
+	char		 before_id[EVENT_MAX_ID];
 	struct appstream_def def;	/* APP_CREATE, APP_UPDATE */
 	char		 base[300];	/* stream objects: "ws://host" */
 	struct conn	*conn;		/* ATTACH/DETACH: a reference the op owns */
@@ -59,7 +68,8 @@ struct op {
 	/* out */
 	int		 status;	/* HTTP status */
 	const char	*error;		/* message when status is not 2xx */
-	struct buf	 body;		/* LIST_STREAMS, APP_*: JSON */
+	struct buf	 body;		/* SUBSCRIBE, LIST_STREAMS, APP_*: the
+					 * JSON response */
 };
 
 int dispatch_start(char *err, size_t errlen);

@@ -6,6 +6,7 @@
 #include "http.h"
 #include "alloc.h"
 #include "appstream.h"
+#include "backfill.h"
 #include "buf.h"
 #include "conn.h"
 #include "dispatch.h"
@@ -95,6 +96,13 @@ static const char *
 arg(struct MHD_Connection *mc, const char *name)
 {
 	return MHD_lookup_connection_value(mc, MHD_GET_ARGUMENT_KIND, name);
+}
+
+/* arg() for the option parsers of lib/ (options.h) */
+static const char *
+query_get(void *mc, const char *name)
+{
+	return arg(mc, name);
 }
 
 static bool
@@ -380,12 +388,15 @@ user_stream(struct MHD_Connection *mc, const char *url, void **req_cls,
 
 	const char *msg;
 	unsigned code;
+	char err[128];
 
 	if (ws && (code = ws_check(mc, accept, &msg)) != 0)
 		return respond_error(mc, code, msg);
 	memset(&op, 0, sizeof(op));
 	if ((code = cursor_arg(mc, &op, &msg)) != 0)
 		return respond_error(mc, code, msg);
+	if (display_parse(query_get, mc, &op.display, err, sizeof(err)) < 0)
+		return respond_error(mc, 400, err);
 	op.kind = OP_ATTACH;
 	op.tok = *ti;
 	/* an id that cannot be ours is treated like an unknown one */
@@ -395,10 +406,12 @@ user_stream(struct MHD_Connection *mc, const char *url, void **req_cls,
 	snprintf(op.endpoint, sizeof(op.endpoint), "%s", url);
 	if (ws) {
 		op.conn = conn_new(CONN_WEBSOCKET, CONN_USER, ti->hash);
+		op.conn->display = op.display;
 		return ws_upgrade(mc, req_cls, &op, accept);
 	}
 	c = conn_new(CONN_CHUNKED, CONN_USER, ti->hash);
 	c->mhd = mc;
+	c->display = op.display;
 	op.conn = c;
 	dispatch_call(&op);
 	if (op.status != 200) {
@@ -428,6 +441,22 @@ user_stream(struct MHD_Connection *mc, const char *url, void **req_cls,
 
 /* ---- the JSON API ---- */
 
+/* An object id in since_id/before_id: "" if absent, else copied;
+ * false if it cannot be an id. */
+static bool
+id_arg(struct MHD_Connection *mc, const char *name, char *out, size_t outlen)
+{
+	const char *v = arg(mc, name);
+
+	out[0] = '\0';
+	if (v == NULL)
+		return true;
+	if (!printable_id(v, outlen - 1))
+		return false;
+	strcpy(out, v);
+	return true;
+}
+
 static enum MHD_Result
 subscribe(struct MHD_Connection *mc, const char *path,
     const struct token_info *ti)
@@ -435,8 +464,7 @@ subscribe(struct MHD_Connection *mc, const char *path,
 	const char *cid = arg(mc, "connection_id"), *sid = arg(mc, "subscription_id");
 	const char *count = arg(mc, "count"), *pattern;
 	struct op op;
-	struct buf b;
-	bool create = true;
+	char err[160];
 	enum MHD_Result ret;
 
 	memset(&op, 0, sizeof(op));
@@ -449,43 +477,45 @@ subscribe(struct MHD_Connection *mc, const char *path,
 	if (sid != NULL && !printable_id(sid, SUB_ID_MAX))
 		return respond_error(mc, 400, "subscription_id must be 1-64 "
 		    "printable characters");
+	op.count = 20;
 	if (count != NULL) {
 		char *end;
 		long v = strtol(count, &end, 10);
-		if (*count == '\0' || *end != '\0' || v > 200 || v < -200)
+		if (*count == '\0' || *end != '\0' || v > BACKFILL_MAX ||
+		    v < -BACKFILL_MAX)
 			return respond_error(mc, 400, "count must be a whole "
 			    "number from -200 to 200");
-		/* App.net: only a forward-looking call subscribes */
-		if (v < 0)
-			create = false;
+		op.count = (int)v;
 	}
-	if (arg(mc, "before_id") != NULL)
-		create = false;
-	if (strlen(cid) != CID_LEN)
+	if (!id_arg(mc, "since_id", op.since_id, sizeof(op.since_id)) ||
+	    !id_arg(mc, "before_id", op.before_id, sizeof(op.before_id)))
+		return respond_error(mc, 400, "since_id and before_id must be "
+		    "object ids (1-127 printable characters)");
+	/* App.net: only a forward-looking call subscribes */
+	op.check_only = op.count < 0 || op.before_id[0] != '\0';
+	if (display_parse(query_get, mc, &op.display, err, sizeof(err)) < 0)
+		return respond_error(mc, 400, err);
+	if (subfilter_parse(query_get, mc, strcmp(pattern, "/posts/stream") == 0,
+	    &op.filter, err, sizeof(err)) < 0)
+		return respond_error(mc, 400, err);
+	if (strlen(cid) != CID_LEN) {
+		subfilter_clear(&op.filter);
 		return respond_error(mc, 404, "no such connection_id for this user");
+	}
 	op.kind = OP_SUBSCRIBE;
 	op.tok = *ti;
 	strcpy(op.cid, cid);
 	if (sid != NULL)
 		strcpy(op.sid, sid);
 	snprintf(op.endpoint, sizeof(op.endpoint), "%s", pattern);
-	op.check_only = !create;
+	buf_init(&op.body);
 	dispatch_call(&op);
+	subfilter_clear(&op.filter);
 	if (op.status != 200)
-		return respond_error(mc, (unsigned)op.status, op.error);
-	buf_init(&b);
-	buf_adds(&b, "{\"meta\":{\"code\":200,\"connection_id\":");
-	buf_json_str(&b, cid);
-	if (create) {
-		buf_adds(&b, ",\"subscription_id\":");
-		buf_json_str(&b, op.sid);
-		buf_adds(&b, ",\"subscription_ids\":[");
-		buf_json_str(&b, op.sid);
-		buf_addc(&b, ']');
-	}
-	buf_adds(&b, ",\"more\":false},\"data\":[]}");
-	ret = respond(mc, 200, &b, NULL);
-	buf_free(&b);
+		ret = respond_error(mc, (unsigned)op.status, op.error);
+	else
+		ret = respond(mc, 200, &op.body, NULL);
+	buf_free(&op.body);
 	return ret;
 }
 

@@ -234,6 +234,14 @@ stream_detach(struct stream *st)
 	conn_unref(c);
 }
 
+static void
+sub_free(struct sub *s)
+{
+	free(s->endpoint);
+	subfilter_clear(&s->filter);
+	free(s);
+}
+
 void
 stream_delete(struct stream *st)
 {
@@ -244,8 +252,7 @@ stream_delete(struct stream *st)
 	for (s = st->subs; s; s = n) {
 		n = s->next;
 		subtable_remove(sl.subs, s->key, s);
-		free(s->endpoint);
-		free(s);
+		sub_free(s);
 	}
 	for (pp = &bucket[cid_slot(st->cid, nbucket)]; *pp; pp = &(*pp)->hnext)
 		if (*pp == st) {
@@ -271,7 +278,7 @@ stream_find_sub(struct stream *st, const char *sid)
 
 struct sub *
 stream_subscribe(struct stream *st, const char *sid, const char *key,
-    const char *endpoint)
+    const char *endpoint, const struct subfilter *f)
 {
 	struct sub *s = stream_find_sub(st, sid);
 
@@ -284,6 +291,8 @@ stream_subscribe(struct stream *st, const char *sid, const char *key,
 		}
 		free(s->endpoint);
 		s->endpoint = xstrdup(endpoint);
+		subfilter_clear(&s->filter);
+		subfilter_copy(&s->filter, f);
 		return s;
 	}
 	s = calloc(1, sizeof(*s));
@@ -293,6 +302,7 @@ stream_subscribe(struct stream *st, const char *sid, const char *key,
 	strcpy(s->id, sid);
 	strcpy(s->key, key);
 	s->endpoint = xstrdup(endpoint);
+	subfilter_copy(&s->filter, f);
 	s->next = st->subs;
 	st->subs = s;
 	st->nsubs++;
@@ -312,6 +322,5 @@ stream_unsubscribe(struct stream *st, struct sub *s)
 		}
 	st->nsubs--;
 	subtable_remove(sl.subs, s->key, s);
-	free(s->endpoint);
-	free(s);
+	sub_free(s);
 }

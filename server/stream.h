@@ -12,6 +12,7 @@
 
 #include "dispatch.h"
 #include "route.h"
+#include "subfilter.h"
 #include "token.h"
 
 struct conn;
@@ -22,6 +23,7 @@ struct sub {
 	char		 id[SUB_ID_MAX + 1];
 	char		 key[ROUTE_KEY_MAX];
 	char		*endpoint;	/* route pattern (a copy: routes reload) */
+	struct subfilter filter;	/* its filter options */
 	uint64_t	 since;		/* created after this cursor: a replay
 					 * gives it only later events */
 	/* delivery scratch: the event last matched, and the chain of the
@@ -71,9 +73,9 @@ void stream_close(struct stream *st, uint16_t code, const char *reason);
 void stream_detach(struct stream *st);
 
 struct sub *stream_find_sub(struct stream *st, const char *sid);
-/* Create or overwrite subscription sid. */
+/* Create or overwrite subscription sid (f is copied). */
 struct sub *stream_subscribe(struct stream *st, const char *sid,
-    const char *key, const char *endpoint);
+    const char *key, const char *endpoint, const struct subfilter *f);
 void stream_unsubscribe(struct stream *st, struct sub *s);
 
 /* A fresh random id of CID_LEN hex digits. */

@@ -1,0 +1,82 @@
+/* backfill.c - choosing a subscription's backfill from the replay log */
+#include "backfill.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static bool
+all_digits(const char *s)
+{
+	if (*s == '\0')
+		return false;
+	for (; *s; s++)
+		if (*s < '0' || *s > '9')
+			return false;
+	return true;
+}
+
+int
+backfill_id_cmp(const char *a, const char *b)
+{
+	if (all_digits(a) && all_digits(b)) {
+		size_t la, lb;
+
+		while (*a == '0' && a[1] != '\0')
+			a++;
+		while (*b == '0' && b[1] != '\0')
+			b++;
+		la = strlen(a);
+		lb = strlen(b);
+		if (la != lb)
+			return la < lb ? -1 : 1;
+	}
+	return strcmp(a, b);
+}
+
+static bool
+matches(const struct event *ev, const struct backfill_query *q)
+{
+	bool keyed = false;
+
+	if (!ev->has_data)
+		return false;
+	for (size_t k = 0; k < ev->nkeys && !keyed; k++)
+		keyed = strcmp(ev->keys[k], q->key) == 0;
+	return keyed && event_visible_to(ev, q->user_id) &&
+	    (q->filter == NULL ||
+	    subfilter_pass(q->filter, ev->facts, ev->subtype)) &&
+	    (q->since_id == NULL || backfill_id_cmp(ev->id, q->since_id) > 0) &&
+	    (q->before_id == NULL || backfill_id_cmp(ev->id, q->before_id) < 0);
+}
+
+size_t
+backfill_select(const struct replay *r, const struct backfill_query *q,
+    struct event **out, bool *more)
+{
+	size_t total = replay_count(r), want, n = 0;
+	bool newest = q->count >= 0;
+
+	want = (size_t)(q->count < 0 ? -q->count : q->count);
+	*more = false;
+	/* newest first for a positive count, oldest first for a negative
+	 * one; one match past want says there is more */
+	for (size_t i = 0; i < total; i++) {
+		struct event *ev = replay_at(r, newest ? total - 1 - i : i);
+
+		if (!matches(ev, q))
+			continue;
+		if (n == want) {
+			*more = true;
+			break;
+		}
+		out[n++] = ev;
+	}
+	if (!newest)	/* returned newest first all the same */
+		for (size_t i = 0; i < n / 2; i++) {
+			struct event *t = out[i];
+
+			out[i] = out[n - 1 - i];
+			out[n - 1 - i] = t;
+		}
+	return n;
+}
