@@ -55,14 +55,19 @@ backfill_select(const struct replay *r, const struct backfill_query *q,
 {
 	size_t total = replay_count(r), want, n = 0;
 	bool newest = q->count >= 0;
+	uint64_t bloom = event_key_bloom(q->key);
 
 	want = (size_t)(q->count < 0 ? -q->count : q->count);
 	*more = false;
 	/* newest first for a positive count, oldest first for a negative
 	 * one; one match past want says there is more */
 	for (size_t i = 0; i < total; i++) {
-		struct event *ev = replay_at(r, newest ? total - 1 - i : i);
+		size_t at = newest ? total - 1 - i : i;
+		struct event *ev;
 
+		if (!replay_may_have_key(r, at, bloom))
+			continue;
+		ev = replay_at(r, at);
 		if (!matches(ev, q))
 			continue;
 		if (n == want) {

@@ -254,6 +254,8 @@ parse_event(cJSON *root, size_t linelen, struct event **out,
 			*detail = "\"keys\" must be a list of non-empty strings";
 			return -1;
 		}
+		for (size_t k = 0; k < ev->nkeys; k++)
+			ev->key_bloom |= event_key_bloom(ev->keys[k]);
 	}
 	if (vis != NULL && !cJSON_IsNull(vis)) {
 		if (string_list(vis, &ev->visible_to, &ev->nvisible) < 0) {

@@ -9,6 +9,7 @@
 #include <cjson/cJSON.h>
 
 #include "display.h"
+#include "hash.h"
 #include "msg.h"
 
 enum event_action { ACTION_CREATE, ACTION_UPDATE, ACTION_DELETE };
@@ -24,6 +25,7 @@ struct event {
 	char		*id;
 	char	       **keys;
 	size_t		 nkeys;
+	uint64_t	 key_bloom;	/* event_key_bloom of every key, or'd */
 	char	       **visible_to;	/* NULL: public */
 	size_t		 nvisible;
 	/* The parsed objects, until event_stamp has rendered them: then
@@ -114,6 +116,17 @@ struct msg *event_tail(struct event *ev, display_t d, size_t *grown);
 /* The `data` object within a tail (its length, *len). */
 const char *event_tail_data(const struct event *ev, const struct msg *tail,
     size_t *len);
+
+/* Two bits of a 64-bit summary for one routing key: an event's summary
+ * is those of its keys or'd together, so a key absent from it is
+ * certainly not among the event's keys. */
+static inline uint64_t
+event_key_bloom(const char *key)
+{
+	uint64_t h = hash_str(HASH_INIT, key);
+
+	return 1ULL << (h & 63) | 1ULL << (h >> 58);
+}
 
 struct event *event_ref(struct event *ev);
 void event_unref(struct event *ev);

@@ -3,15 +3,23 @@
  * when full); a cursor is found by binary search. Memory is accounted
  * with each event's own estimate (event->bytes), which covers the
  * ingest line, the parsed objects and the renderings; the ring itself
- * adds 8 bytes an event. */
+ * adds 16 bytes an event. */
 #include "replay.h"
 #include "alloc.h"
 
 #include <stdlib.h>
 #include <string.h>
 
+/* The key summary sits beside the reference, so that a scan for one key
+ * (a backfill) reads the ring in order and touches only the events that
+ * may have it. */
+struct slot {
+	struct event	*ev;
+	uint64_t	 bloom;		/* event_key_bloom of its keys */
+};
+
 struct replay {
-	struct event	**ring;
+	struct slot	*ring;
 	size_t		 cap;		/* a power of two */
 	size_t		 head;		/* index of the oldest */
 	size_t		 n;
@@ -37,9 +45,9 @@ replay_new(int64_t window_ms, uint64_t max_bytes, uint64_t floor)
 static void
 evict_one(struct replay *r)
 {
-	struct event *ev = r->ring[r->head];
+	struct event *ev = r->ring[r->head].ev;
 
-	r->ring[r->head] = NULL;
+	r->ring[r->head].ev = NULL;
 	r->head = (r->head + 1) & (r->cap - 1);
 	r->n--;
 	r->bytes -= ev->bytes + ev->charged;
@@ -87,7 +95,7 @@ static void
 grow(struct replay *r)
 {
 	size_t ncap = r->cap * 2;
-	struct event **nr = xcalloc(ncap, sizeof(*nr));
+	struct slot *nr = xcalloc(ncap, sizeof(*nr));
 
 	for (size_t i = 0; i < r->n; i++)
 		nr[i] = r->ring[(r->head + i) & (r->cap - 1)];
@@ -100,9 +108,13 @@ grow(struct replay *r)
 void
 replay_append(struct replay *r, struct event *ev)
 {
+	struct slot *sl;
+
 	if (r->n == r->cap)
 		grow(r);
-	r->ring[(r->head + r->n) & (r->cap - 1)] = event_ref(ev);
+	sl = &r->ring[(r->head + r->n) & (r->cap - 1)];
+	sl->ev = event_ref(ev);
+	sl->bloom = ev->key_bloom;
 	r->n++;
 	r->bytes += ev->bytes;
 	enforce_size(r);
@@ -111,7 +123,7 @@ replay_append(struct replay *r, struct event *ev)
 void
 replay_expire(struct replay *r, int64_t now_ms)
 {
-	while (r->n > 0 && now_ms - r->ring[r->head]->ts_ms >= r->window_ms)
+	while (r->n > 0 && now_ms - r->ring[r->head].ev->ts_ms >= r->window_ms)
 		evict_one(r);
 }
 
@@ -130,7 +142,14 @@ replay_bytes(const struct replay *r)
 struct event *
 replay_at(const struct replay *r, size_t i)
 {
-	return i < r->n ? r->ring[(r->head + i) & (r->cap - 1)] : NULL;
+	return i < r->n ? r->ring[(r->head + i) & (r->cap - 1)].ev : NULL;
+}
+
+bool
+replay_may_have_key(const struct replay *r, size_t i, uint64_t key_bloom)
+{
+	return i < r->n &&
+	    (r->ring[(r->head + i) & (r->cap - 1)].bloom & key_bloom) == key_bloom;
 }
 
 size_t

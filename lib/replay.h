@@ -34,6 +34,10 @@ size_t replay_count(const struct replay *r);
 uint64_t replay_bytes(const struct replay *r);
 /* The i-th retained event, oldest first (borrowed). */
 struct event *replay_at(const struct replay *r, size_t i);
+/* May the i-th retained event have a key with this event_key_bloom? No
+ * is certain; yes is to be checked (a few percent are wrong). Reads
+ * only the log's own array. */
+bool replay_may_have_key(const struct replay *r, size_t i, uint64_t key_bloom);
 /* Index of the first retained event with a cursor above c: count when
  * there is none. O(log n). */
 size_t replay_after(const struct replay *r, uint64_t c);
