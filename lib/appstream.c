@@ -3,6 +3,7 @@
  * checked; whatever is wrong is named in the message, since app
  * developers meet these errors while writing their first call. */
 #include "appstream.h"
+#include "appfilter.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -99,7 +100,7 @@ appstream_parse(const char *body, size_t len, bool put,
     struct appstream_def *def, char *err, size_t errlen)
 {
 	const char *end = NULL;
-	const cJSON *it, *type = NULL, *key = NULL, *ot = NULL;
+	const cJSON *it, *type = NULL, *key = NULL, *ot = NULL, *filter = NULL;
 	cJSON *root;
 	int rc = 400;
 
@@ -131,14 +132,9 @@ appstream_parse(const char *body, size_t len, bool put,
 			type = it;
 		else if (strcmp(it->string, "key") == 0)
 			key = it;
-		else if (strcmp(it->string, "filter") == 0) {
-			if (!cJSON_IsNull(it)) {
-				snprintf(err, errlen, "filter: app-stream "
-				    "filters are not built yet");
-				rc = 501;
-				goto out;
-			}
-		} else if (strcmp(it->string, "id") != 0 &&
+		else if (strcmp(it->string, "filter") == 0)
+			filter = it;
+		else if (strcmp(it->string, "id") != 0 &&
 		    strcmp(it->string, "endpoint") != 0) {
 			/* id and endpoint are ours: a client sending back a
 			 * stream object it got is not wrong */
@@ -165,6 +161,10 @@ appstream_parse(const char *body, size_t len, bool put,
 		strcpy(def->key, key->valuestring);
 	}
 	if ((rc = parse_types(ot, &def->types, err, errlen)) != 0)
+		goto out;
+	rc = 400;
+	if (filter != NULL && !cJSON_IsNull(filter) &&
+	    (def->filter = appfilter_parse(filter, err, errlen)) == NULL)
 		goto out;
 	rc = 0;
 out:

@@ -17,14 +17,18 @@
  * listed back (pnut's list). */
 extern const char *const appstream_types[APPSTREAM_NTYPES];
 
+struct appfilter;
+
 struct appstream_def {
 	char		key[APPSTREAM_KEY_MAX + 1];	/* "" when not given */
 	uint32_t	types;		/* bit i: appstream_types[i] */
+	struct appfilter *filter;	/* NULL: none. Owned by whoever holds
+					 * the definition (appfilter_free) */
 };
 
 /* Check a definition: a POST body (put false) or a PUT body. Returns 0
- * and fills def, or the HTTP status to answer (400, or 501 for a
- * filter, not built yet) with a message naming the problem in err. */
+ * and fills def (a filter in it is the caller's to free), or the HTTP
+ * status to answer (400) with a message naming the problem in err. */
 int appstream_parse(const char *body, size_t len, bool put,
     struct appstream_def *def, char *err, size_t errlen);
 /* 1-32 of [A-Za-z0-9_]. */

@@ -1,10 +1,13 @@
 /* apps.c - app streams, owned by the dispatcher thread. Delivery walks
  * only the streams that have consumers (the active list); for each it
- * checks the event's type against the stream's object types and, for a
- * private event, whether one of its users authorized the app, once per
- * app and event. The message is the same for every app connection, so
- * one pre-built frame is shared by all. */
+ * checks the event's type against the stream's object types, for a
+ * private event whether one of its users authorized the app (once per
+ * app and event), and the stream's filter (on the message parsed once
+ * per event, only if some filter judges its type). The message is the
+ * same for every app connection, so one pre-built frame is shared by
+ * all. */
 #include "apps.h"
+#include "appfilter.h"
 #include "hash.h"
 #include "alloc.h"
 #include "conn.h"
@@ -126,6 +129,7 @@ apps_delete(struct appstream *as)
 		apps_close(c, 1000, "stream deleted");
 	cds_list_del(&as->link);
 	as->app->nstreams--;
+	appfilter_free(as->def.filter);
 	free(as);
 }
 
@@ -182,7 +186,12 @@ apps_render(const struct appstream *as, const char *endpoint_base,
 	buf_adds(b, endpoint_base);
 	buf_adds(b, "/v1/app?key=");
 	buf_adds(b, as->def.key);
-	buf_adds(b, "\"}");
+	buf_addc(b, '"');
+	if (as->def.filter != NULL) {
+		buf_adds(b, ",\"filter\":");
+		appfilter_render(as->def.filter, b);
+	}
+	buf_addc(b, '}');
 }
 
 /* A public event, or one a user who authorized the app may see. */
@@ -203,38 +212,87 @@ app_may_see(struct app *a, const struct event *ev)
 	return a->mark_ok;
 }
 
+/* $authorized_userids: has this user a live token of the app? */
+static bool
+authorized(void *app, const char *user_id)
+{
+	return tokens_authorized(sl.tokens, ((struct app *)app)->client_id,
+	    user_id);
+}
+
+/* The app message of one event as a tree, for filters: parsed from its
+ * frame the first time a filter needs it, at most once per event. */
+struct judged {
+	struct event	*ev;
+	cJSON		*msg;
+};
+
+static const cJSON *
+judged_msg(struct judged *j)
+{
+	if (j->msg == NULL) {
+		struct msg *f = event_app_frame(j->ev);
+		const uint8_t *p = (const uint8_t *)f->data;
+		/* the server's frame header: 2, 4 or 10 bytes, unmasked */
+		size_t hl = (p[1] & 0x7f) == 127 ? 10 : (p[1] & 0x7f) == 126 ? 4 : 2;
+		const char *end = NULL;
+
+		j->msg = cJSON_ParseWithLengthOpts(f->data + hl, f->len - hl,
+		    &end, 0);
+		if (j->msg == NULL)
+			fatal("%s: cannot parse an app message", __func__);
+	}
+	return j->msg;
+}
+
+/* Is ev for as: one of its types, visible to the app, through its
+ * filter? The definition as it is now, so a PUT applies to the very
+ * next event, live or replayed. */
+static bool
+stream_wants(struct appstream *as, struct judged *j)
+{
+	struct event *ev = j->ev;
+
+	if (ev->app_type < 0 || !(as->def.types & (1u << ev->app_type)) ||
+	    !app_may_see(as->app, ev))
+		return false;
+	return !appfilter_applies(as->def.filter, ev->app_type) ||
+	    appfilter_pass(as->def.filter, ev->app_type, judged_msg(j),
+	    authorized, as->app);
+}
+
 void
 apps_deliver(struct event *ev)
 {
 	struct appstream *as;
-	struct msg *frame = NULL;
+	struct judged j = { ev, NULL };
 
 	if (cds_list_empty(&active) || ev->app_type < 0)
 		return;
 	cds_list_for_each_entry(as, &active, active) {
+		struct msg *frame;
 		struct conn *c;
 
-		if (!(as->def.types & (1u << ev->app_type)) ||
-		    !app_may_see(as->app, ev))
+		if (!stream_wants(as, &j))
 			continue;
-		if (frame == NULL)
-			frame = event_app_frame(ev);
+		frame = event_app_frame(ev);
 		cds_list_for_each_entry(c, &as->conns, app_link)
 			/* one catching up will find ev in the log */
 			if (!c->catching_up && conn_push(c, qitem_raw(NULL, 0,
 			    frame, ev->cursor)) == 0)
 				METRIC_ADD(deliveries_ws, 1);
 	}
+	cJSON_Delete(j.msg);
 }
 
 bool
 apps_replay_one(struct conn *c, struct event *ev)
 {
-	struct appstream *as = c->app;
+	struct judged j = { ev, NULL };
+	bool wanted = c->app != NULL && stream_wants(c->app, &j);
 
-	/* the definition as it is now: a PUT applies to the replay too */
-	if (as == NULL || ev->app_type < 0 ||
-	    !(as->def.types & (1u << ev->app_type)) || !app_may_see(as->app, ev))
+	cJSON_Delete(j.msg);
+	if (!wanted)
 		return false;
 	if (conn_push(c, qitem_raw(NULL, 0, event_app_frame(ev),
 	    ev->cursor)) == 0)

@@ -6,6 +6,7 @@
  * queue takes that queue's lock for a moment and nothing else. */
 #include "dispatch.h"
 #include "alloc.h"
+#include "appfilter.h"
 #include "apps.h"
 #include "backfill.h"
 #include "conn.h"
@@ -655,6 +656,7 @@ op_app_create(struct op *op)
 		while (apps_find_stream(a, op->def.key) != NULL);
 	}
 	as = apps_create(a, &op->def);
+	op->def.filter = NULL;		/* the stream's now */
 	log_info("app %s: stream %s created", a->client_id, as->def.key);
 	apps_render(as, op->base, &op->body);
 	op->status = 201;
@@ -703,6 +705,9 @@ op_app_update(struct op *op)
 	/* the next event is matched against the new definition: open
 	 * connections follow it without a reconnect */
 	as->def.types = op->def.types;
+	appfilter_free(as->def.filter);
+	as->def.filter = op->def.filter;
+	op->def.filter = NULL;
 	apps_render(as, op->base, &op->body);
 	op->status = 200;
 }

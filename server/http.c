@@ -5,6 +5,7 @@
  * the queue is empty, so an idle stream costs nothing. */
 #include "http.h"
 #include "alloc.h"
+#include "appfilter.h"
 #include "appstream.h"
 #include "backfill.h"
 #include "buf.h"
@@ -682,6 +683,7 @@ app_streams(struct MHD_Connection *mc, const char *method, const char *rest,
 		op.kind = key ? OP_APP_GET : OP_APP_LIST;
 	buf_init(&op.body);
 	dispatch_call(&op);
+	appfilter_free(op.def.filter);	/* one the dispatcher did not take */
 	ret = respond_op_body(mc, &op);
 	buf_free(&op.body);
 	return ret;

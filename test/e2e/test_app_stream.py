@@ -67,7 +67,7 @@ bad = [
     ({"object_types": ["post"], "type": "long_poll", "key": "x" * 33}, 400, "key", "a 33-character key"),
     ({"object_types": ["post"], "type": "long_poll", "colour": 1}, 400, "colour", "an unknown member, named"),
     ({"object_types": ["post"], "type": "long_poll", "filter": {"match_policy": "include_any", "clauses": []}},
-     501, "filter", "a filter (not built yet) is refused, not ignored"),
+     400, "filter.clauses", "a filter without clauses"),
     (b"{not json", 400, "JSON", "a body that is not JSON"),
     (b"[1,2]", 400, "object", "a body that is not an object"),
     (b"", 400, "JSON", "an empty body"),

@@ -1,4 +1,5 @@
 /* appstream.c - tests for lib/appstream.c: app-stream definitions */
+#include "appfilter.h"
 #include "appstream.h"
 #include "tap.h"
 
@@ -22,6 +23,7 @@ good(const char *body, bool put, uint32_t types, const char *key)
 	ok(rc == 0 && def.types == types && strcmp(def.key, key) == 0,
 	    "%s accepts %s (rc %d: %s; types %#x key '%s')", put ? "PUT" : "POST",
 	    body, rc, err, def.types, def.key);
+	appfilter_free(def.filter);
 }
 
 static void
@@ -112,8 +114,26 @@ test_parse(void)
 	bad("{\"type\":\"long_poll\",\"object_types\":[\"post\"],\"key\":5}", false, 400, "key");
 	bad("{\"type\":\"long_poll\",\"object_types\":[\"post\"],\"colour\":\"red\"}",
 	    false, 400, "'colour'");
-	bad("{\"type\":\"long_poll\",\"object_types\":[\"post\"],\"filter\":{}}", false, 501, "filter");
-	bad("{\"type\":\"long_poll\",\"object_types\":[\"post\"],\"filter\":{}}", true, 501, "filter");
+	bad("{\"type\":\"long_poll\",\"object_types\":[\"post\"],\"filter\":{}}", false, 400, "filter");
+	bad("{\"type\":\"long_poll\",\"object_types\":[\"post\"],\"filter\":{}}", true, 400, "filter");
+	bad("{\"type\":\"long_poll\",\"object_types\":[\"post\"],\"filter\":{\"match_policy\":"
+	    "\"include_any\",\"clauses\":[{\"object_type\":\"post\",\"operator\":\"equals\","
+	    "\"field\":\"/data/id\",\"value\":\"1\"},{\"object_type\":\"post\",\"operator\":"
+	    "\"near\",\"field\":\"/data/id\",\"value\":\"1\"}]}}", false, 400,
+	    "filter.clauses[1].operator");
+	{
+		struct appstream_def def;
+		char err[256] = "";
+		int rc = parse("{\"type\":\"long_poll\",\"object_types\":[\"post\"],"
+		    "\"filter\":{\"match_policy\":\"exclude_any\",\"clauses\":"
+		    "[{\"object_type\":\"post\",\"operator\":\"matches\","
+		    "\"field\":\"/data/text\",\"value\":\"spam\"}]}}", false, &def, err);
+
+		ok(rc == 0 && def.filter != NULL && appfilter_applies(def.filter, 0) &&
+		    !appfilter_applies(def.filter, 5),
+		    "a filter is parsed into the definition (rc %d: %s)", rc, err);
+		appfilter_free(def.filter);
+	}
 	bad("", false, 400, "JSON");
 	bad("{", false, 400, "JSON");
 	bad("[]", false, 400, "JSON object");
