@@ -5,6 +5,7 @@
  * their decimal form), and judging only reads the filter and the
  * message, on the stack. The semantics are in appfilter.h. */
 #include "appfilter.h"
+#include "decimal.h"
 #include "alloc.h"
 #include "appstream.h"
 
@@ -81,19 +82,6 @@ errf(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-static bool
-is_integer(const char *s)
-{
-	if (*s == '-')
-		s++;
-	if (*s == '\0')
-		return false;
-	for (; *s; s++)
-		if (*s < '0' || *s > '9')
-			return false;
-	return true;
-}
-
 /* The canonical decimal form of d if it is integral: exact, as ids
  * sent as numbers are compared against ids sent as strings. */
 static bool
@@ -110,36 +98,6 @@ num_decimal(double d, char *out, size_t outlen)
 		d = 0.0;	/* "-0" is not canonical */
 	snprintf(out, outlen, "%.0f", d);
 	return true;
-}
-
-/* Integers of any length: sign, then length, then digits. */
-static int
-int_cmp(const char *a, const char *b)
-{
-	bool na = *a == '-', nb = *b == '-';
-	size_t la, lb;
-	int c;
-
-	a += na;
-	b += nb;
-	while (*a == '0')
-		a++;
-	while (*b == '0')
-		b++;
-	la = strlen(a);
-	lb = strlen(b);
-	if (la == 0)
-		na = false;	/* -0 */
-	if (lb == 0)
-		nb = false;
-	if (na != nb)
-		return na ? -1 : 1;
-	if (la != lb)
-		c = la < lb ? -1 : 1;
-	else
-		c = memcmp(a, b, la);
-	c = (c > 0) - (c < 0);
-	return na ? -c : c;
 }
 
 static const char *
@@ -184,10 +142,10 @@ ordered(const cJSON *f, const struct scalar *v, enum op op)
 
 	if (cJSON_IsNumber(f) && num_decimal(f->valuedouble, dec, sizeof(dec)))
 		fi = dec;
-	else if (s != NULL && is_integer(s))
+	else if (s != NULL && decimal_is_integer(s))
 		fi = s;
 	if (fi != NULL && v->integer)
-		c = int_cmp(fi, v->str);
+		c = decimal_cmp(fi, v->str);
 	else if (cJSON_IsNumber(f) && v->kind == K_NUMBER)
 		c = (f->valuedouble > v->num) - (f->valuedouble < v->num);
 	else if (s != NULL && v->kind == K_STRING)
@@ -416,7 +374,7 @@ parse_pointer(const char *path, const cJSON *it, struct clause *c,
 		/* a list index: decimal digits, no leading zero, fits an int
 		 * (cJSON's lists cannot be longer) */
 		sg->index = -1;
-		if (is_integer(sg->name) && sg->name[0] != '-' &&
+		if (decimal_is_integer(sg->name) && sg->name[0] != '-' &&
 		    (sg->name[0] != '0' || sg->name[1] == '\0') &&
 		    strlen(sg->name) <= 10 &&
 		    (v = strtol(sg->name, NULL, 10)) <= INT_MAX)
@@ -439,7 +397,7 @@ parse_scalar(const cJSON *it, struct scalar *v, bool ordering)
 			return SC_LONG;
 		v->kind = K_STRING;
 		v->str = xstrdup(it->valuestring);
-		v->integer = is_integer(v->str);
+		v->integer = decimal_is_integer(v->str);
 		return SC_OK;
 	}
 	if (cJSON_IsNumber(it)) {

@@ -1,36 +1,19 @@
 /* backfill.c - choosing a subscription's backfill from the replay log */
 #include "backfill.h"
+#include "decimal.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-static bool
-all_digits(const char *s)
-{
-	if (*s == '\0')
-		return false;
-	for (; *s; s++)
-		if (*s < '0' || *s > '9')
-			return false;
-	return true;
-}
-
 int
 backfill_id_cmp(const char *a, const char *b)
 {
-	if (all_digits(a) && all_digits(b)) {
-		size_t la, lb;
+	int c;
 
-		while (*a == '0' && a[1] != '\0')
-			a++;
-		while (*b == '0' && b[1] != '\0')
-			b++;
-		la = strlen(a);
-		lb = strlen(b);
-		if (la != lb)
-			return la < lb ? -1 : 1;
-	}
-	return strcmp(a, b);
+	if (decimal_is_integer(a) && decimal_is_integer(b))
+		return decimal_cmp(a, b);
+	c = strcmp(a, b);
+	return (c > 0) - (c < 0);
 }
 
 static bool

@@ -31,8 +31,8 @@ struct backfill_query {
 size_t backfill_select(const struct replay *r, const struct backfill_query *q,
     struct event **out, bool *more);
 
-/* Order of object ids: as whole numbers of any length when both are
- * decimal digits, else bytewise. */
+/* Order of object ids (-1, 0, 1): as whole numbers of any length when
+ * both are decimal integers, else bytewise. */
 int backfill_id_cmp(const char *a, const char *b);
 
 #endif

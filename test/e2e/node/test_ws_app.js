@@ -63,7 +63,10 @@ async function main() {
 		[def(['post'], { key: 'k'.repeat(33) }), 400, 'a 33-character key'],
 		[def(['post'], { colour: 'red' }), 400, 'an unknown member'],
 		['[1,2]', 400, 'a body that is not a JSON object'],
-		[def(['post'], { filter: { match_policy: 'include_any', clauses: [] } }), 501, 'a filter (not built yet)'],
+		[def(['post'], { filter: { match_policy: 'include_any', clauses: [] } }), 400, 'a filter without clauses'],
+		[def(['post'], { filter: { match_policy: 'include_any', clauses: [
+			{ object_type: 'post', operator: 'like', field: '/data/id', value: '1' }] } }), 400,
+		'a filter clause with an unknown operator'],
 	];
 	for (const [body, status, what] of bad) {
 		r = await post('/stream/0/streams', body, 'tokapp1');
