@@ -188,14 +188,16 @@ subfilter_copy(struct subfilter *dst, const struct subfilter *src)
 	dst->file_types = src->file_types ? xstrdup(src->file_types) : NULL;
 }
 
-/* Is name in the list ",a,b,"? */
+/* Is name in the list ",a,b,"? A name with a comma is never in it,
+ * nor is an empty one: either could be found at the list's first byte,
+ * with nothing before it to check. */
 static bool
 listed(const char *list, const char *name)
 {
 	size_t n;
 	const char *p;
 
-	if (name == NULL)
+	if (name == NULL || name[0] == '\0' || strchr(name, ',') != NULL)
 		return false;
 	n = strlen(name);
 	for (p = list; (p = strstr(p, name)) != NULL; p++)

@@ -877,11 +877,297 @@ test_app_frame(void)
 	}
 }
 
+/* The object in a tail's data list, parsed (caller deletes); NULL and a
+ * failed assertion when event_tail_data does not give exactly it. */
+static cJSON *
+tail_object(const struct event *ev, const struct msg *tail)
+{
+	size_t len;
+	const char *d = event_tail_data(ev, tail, &len);
+	cJSON *o;
+
+	ok(d != NULL && d == tail->data + ev->data_off && d[-1] == '[' &&
+	    strcmp(d + len, "]}") == 0,
+	    "event_tail_data: the bytes between \"[\" and the closing \"]}\"");
+	if (d == NULL)
+		return NULL;
+	o = cJSON_ParseWithLength(d, len);
+	ok(cJSON_IsObject(o), "event_tail_data: one JSON object (%.*s)", (int)len, d);
+	return o;
+}
+
+static const cJSON *
+at(const cJSON *o, const char *a, const char *b, const char *c)
+{
+	o = cJSON_GetObjectItemCaseSensitive(o, a);
+	if (b)
+		o = cJSON_GetObjectItemCaseSensitive(o, b);
+	if (c)
+		o = cJSON_GetObjectItemCaseSensitive(o, c);
+	return o;
+}
+
+/* Display variants: rendered once per distinct (options & affects), the
+ * meta shared with the default, and the app frame with nothing removed. */
+static void
+test_tail(void)
+{
+	static const char data[] = "{\"id\":\"5\",\"content\":{\"text\":\"hi\","
+	    "\"html\":\"<b>hi</b>\"},\"raw\":[{\"type\":\"io.x\",\"value\":"
+	    "{\"html\":\"in raw\"}}],\"annotations\":[{\"type\":\"a\"}],"
+	    "\"user\":{\"id\":\"12\",\"raw\":[{\"type\":\"u\"}],"
+	    "\"content\":{\"html\":\"<p>u</p>\"}}}";
+	struct event *ev;
+	struct msg *t0, *t1, *t2, *t3;
+	size_t grown, fl;
+	cJSON *o, *want, *j;
+	char line[1024];
+	display_t full_affects;
+
+	snprintf(line, sizeof(line), "{\"type\":\"post\",\"action\":\"create\","
+	    "\"id\":\"5\",\"keys\":[\"global\"],\"meta\":{\"extra\":1},"
+	    "\"data\":%s}", data);
+	ev = good_event(line);
+	if (ev == NULL)
+		return;
+	event_stamp(ev, 77, 5);
+	is_int(ev->root_kind, DK_POST, "root kind of a post");
+	full_affects = DISPLAY_NO_HTML | DISPLAY_RAW(DK_POST) |
+	    DISPLAY_RAW(DK_USER) | DISPLAY_ANNOT(DK_POST);
+	is_int(ev->affects, full_affects, "affects: html, post and user raw, "
+	    "post annotations");
+	ok(ev->full_data != NULL && ev->full_len == strlen(ev->full_data),
+	    "the default removed something: the full data is kept");
+	want = cJSON_Parse(data);
+	o = ev->full_data ? cJSON_Parse(ev->full_data) : NULL;
+	ok(cJSON_Compare(o, want, 1), "full data: the object as ingested");
+	cJSON_Delete(o);
+
+	/* the default */
+	t0 = event_tail(ev, 0, &grown);
+	ok(t0 == ev->user_tail && grown == 0, "mask 0: the default tail, nothing grown");
+	o = tail_object(ev, t0);
+	ok(at(o, "raw", NULL, NULL) == NULL && at(o, "annotations", NULL, NULL) == NULL &&
+	    at(o, "user", "raw", NULL) == NULL, "default: raw and annotations removed");
+	ok(at(o, "content", "html", NULL) && at(o, "user", "content", "html"),
+	    "default: html kept");
+	cJSON_Delete(o);
+	t1 = event_tail(ev, DISPLAY_RAW(DK_POLL) | DISPLAY_ANNOT(DK_FILE), &grown);
+	ok(t1 == ev->user_tail && grown == 0,
+	    "options that change nothing here: the default tail");
+	ok(ev->variants == NULL, "and no variant made");
+
+	/* include_html=0 */
+	t1 = event_tail(ev, DISPLAY_NO_HTML, &grown);
+	ok(t1 != NULL && t1 != ev->user_tail, "include_html=0: a variant");
+	ok(grown >= t1->len && grown < t1->len + 256,
+	    "grown: the variant's bytes and overhead (%zu for %u)", grown, t1->len);
+	ok(t1->len > ev->data_off &&
+	    memcmp(t1->data, ev->user_tail->data, ev->data_off) == 0,
+	    "the variant's meta is the default's, byte for byte");
+	is_int(strlen(t1->data), t1->len, "NUL-terminated, length right");
+	o = tail_object(ev, t1);
+	ok(at(o, "content", "html", NULL) == NULL &&
+	    at(o, "user", "content", "html") == NULL, "include_html=0: html removed");
+	ok(at(o, "raw", NULL, NULL) == NULL && at(o, "content", "text", NULL),
+	    "include_html=0: raw still removed, text kept");
+	cJSON_Delete(o);
+	t2 = event_tail(ev, DISPLAY_NO_HTML | DISPLAY_RAW(DK_POLL), &grown);
+	ok(t2 == t1 && grown == 0, "the same options & affects: the same variant, "
+	    "nothing grown");
+	t2 = event_tail(ev, DISPLAY_NO_HTML, &grown);
+	ok(t2 == t1 && grown == 0, "asked again: the same variant");
+
+	/* include_raw=1 and include_post_raw=1 come to the same here */
+	t2 = event_tail(ev, DISPLAY_RAW_ALL, &grown);
+	ok(t2 != t1 && t2 != ev->user_tail && grown > 0, "include_raw=1: another variant");
+	o = tail_object(ev, t2);
+	ok(at(o, "raw", NULL, NULL) && at(o, "user", "raw", NULL) &&
+	    at(o, "annotations", NULL, NULL) == NULL,
+	    "include_raw=1: raw kept, annotations removed");
+	ok(at(o, "content", "html", NULL) != NULL, "include_raw=1: html kept");
+	cJSON_Delete(o);
+	t3 = event_tail(ev, DISPLAY_RAW(DK_POST) | DISPLAY_RAW(DK_USER), &grown);
+	ok(t3 == t2 && grown == 0,
+	    "include_post_raw=1&include_user_raw=1: the same variant as include_raw=1");
+	t3 = event_tail(ev, DISPLAY_RAW(DK_USER), &grown);
+	ok(t3 != t2 && t3 != t1 && grown > 0, "include_user_raw=1: its own variant");
+	o = tail_object(ev, t3);
+	ok(at(o, "raw", NULL, NULL) == NULL && at(o, "user", "raw", NULL) != NULL,
+	    "include_user_raw=1: post.user.raw only");
+	cJSON_Delete(o);
+
+	/* everything kept: the object as ingested */
+	t3 = event_tail(ev, DISPLAY_FULL, &grown);
+	o = tail_object(ev, t3);
+	ok(cJSON_Compare(o, want, 1), "every raw and annotations: the whole object");
+	cJSON_Delete(o);
+	t3 = event_tail(ev, DISPLAY_FULL | DISPLAY_NO_HTML, &grown);
+	o = tail_object(ev, t3);
+	ok(at(o, "content", "html", NULL) == NULL && at(o, "annotations", NULL, NULL) &&
+	    at(o, "raw", NULL, NULL) && at(o, "user", "raw", NULL),
+	    "everything but html");
+	{
+		const cJSON *raw = at(o, "raw", NULL, NULL);
+		const cJSON *v = cJSON_GetArrayItem(raw, 0);
+
+		ok(v && at(v, "value", "html", NULL) != NULL,
+		    "include_html=0 leaves html inside a kept raw value");
+	}
+	cJSON_Delete(o);
+	{
+		int n = 0;
+
+		for (struct event_variant *v = ev->variants; v; v = v->next)
+			n++;
+		is_int(n, 5, "5 variants made, one per distinct key");
+	}
+
+	/* the whole message still parses with a variant tail */
+	{
+		struct buf b;
+
+		buf_init(&b);
+		buf_adds(&b, "{\"meta\":{\"connection_id\":\"c\",\"subscription_ids\":[],");
+		buf_add(&b, t1->data, t1->len);
+		j = cJSON_ParseWithLength(b.p, b.len);
+		ok(j && cJSON_GetArraySize(cJSON_GetObjectItem(j, "data")) == 1 &&
+		    strcmp(jstr(cJSON_GetObjectItem(j, "meta"), "cursor"), "77") == 0 &&
+		    cJSON_IsNumber(at(j, "meta", "extra", NULL)),
+		    "head + variant tail: a whole message with the event's meta");
+		cJSON_Delete(j);
+		buf_free(&b);
+	}
+
+	/* the app frame carries the full data */
+	j = app_message(ev, &fl);
+	ok(cJSON_Compare(cJSON_GetObjectItem(j, "data"), want, 1),
+	    "app frame: raw, annotations and html all kept");
+	ok(cJSON_IsNumber(at(j, "meta", "extra", NULL)), "app frame: backend meta");
+	cJSON_Delete(j);
+	cJSON_Delete(want);
+	event_unref(ev);	/* variants freed with it (ASan) */
+
+	/* html only: no full data; a variant made from the default */
+	ev = good_event("{\"type\":\"user\",\"action\":\"update\",\"id\":\"12\","
+	    "\"data\":{\"id\":\"12\",\"content\":{\"html\":\"x\",\"text\":\"y\"}}}");
+	if (ev == NULL)
+		return;
+	event_stamp(ev, 78, 5);
+	is_int(ev->affects, DISPLAY_NO_HTML, "html only: affects NO_HTML");
+	ok(ev->full_data == NULL, "the default removed nothing: no full data");
+	t1 = event_tail(ev, DISPLAY_FULL, &grown);
+	ok(t1 == ev->user_tail && grown == 0, "include_raw etc. change nothing");
+	t1 = event_tail(ev, DISPLAY_NO_HTML | DISPLAY_FULL, &grown);
+	ok(t1 != ev->user_tail && grown > 0, "include_html=0: a variant");
+	o = tail_object(ev, t1);
+	ok(o && at(o, "content", "html", NULL) == NULL &&
+	    strcmp(jstr(at(o, "content", NULL, NULL), "text"), "y") == 0,
+	    "html removed, text kept");
+	cJSON_Delete(o);
+	j = app_message(ev, &fl);
+	ok(at(j, "data", "content", "html") != NULL, "app frame: html kept");
+	cJSON_Delete(j);
+	event_unref(ev);
+
+	/* nothing options could change */
+	ev = good_event("{\"type\":\"follow\",\"action\":\"create\",\"id\":\"3\","
+	    "\"data\":{\"user\":{\"id\":\"1\"},\"follows_user\":{\"id\":\"2\"}}}");
+	if (ev == NULL)
+		return;
+	event_stamp(ev, 79, 5);
+	is_int(ev->affects, 0, "nothing to remove: affects 0");
+	is_int(ev->root_kind, -1, "a follow has no root kind");
+	t1 = event_tail(ev, 0xffff, &grown);
+	ok(t1 == ev->user_tail && grown == 0 && ev->variants == NULL,
+	    "every option: the default tail");
+	o = tail_object(ev, t1);
+	ok(at(o, "follows_user", "id", NULL) != NULL, "the object");
+	cJSON_Delete(o);
+	event_unref(ev);
+
+	/* a follow whose root raw only include_raw keeps */
+	ev = good_event("{\"type\":\"follow\",\"action\":\"create\",\"id\":\"4\","
+	    "\"data\":{\"raw\":[1],\"user\":{\"id\":\"1\"}}}");
+	if (ev == NULL)
+		return;
+	event_stamp(ev, 80, 5);
+	t1 = event_tail(ev, DISPLAY_RAW(DK_USER), &grown);
+	ok(t1 == ev->user_tail, "follow: include_user_raw=1 changes nothing");
+	t1 = event_tail(ev, DISPLAY_RAW_ALL, &grown);
+	o = tail_object(ev, t1);
+	ok(t1 != ev->user_tail && at(o, "raw", NULL, NULL) != NULL,
+	    "follow: include_raw=1 keeps the root raw");
+	cJSON_Delete(o);
+	event_unref(ev);
+
+	/* a delete without data: nothing to vary */
+	ev = good_event("{\"type\":\"post\",\"action\":\"delete\",\"id\":\"9\"}");
+	if (ev == NULL)
+		return;
+	event_stamp(ev, 81, 5);
+	t1 = event_tail(ev, DISPLAY_NO_HTML | DISPLAY_FULL, &grown);
+	ok(t1 == ev->user_tail && grown == 0, "delete without data: the default tail");
+	{
+		size_t len = 99;
+
+		ok(event_tail_data(ev, t1, &len) == NULL && len == 0,
+		    "delete without data: event_tail_data NULL, length 0");
+	}
+	event_unref(ev);
+
+	/* a delete with data that has raw: varies like any other */
+	ev = good_event("{\"type\":\"message\",\"action\":\"delete\",\"id\":\"8\","
+	    "\"data\":{\"id\":\"8\",\"is_deleted\":true,\"raw\":[1]}}");
+	if (ev == NULL)
+		return;
+	event_stamp(ev, 82, 5);
+	t1 = event_tail(ev, DISPLAY_RAW(DK_MESSAGE), &grown);
+	ok(t1 != ev->user_tail && grown > 0, "delete with raw: a variant");
+	ok(strstr(t1->data, "\"is_deleted\":true,\"deleted_id\":\"8\"") != NULL,
+	    "the variant keeps the delete marks");
+	o = tail_object(ev, t1);
+	ok(at(o, "raw", NULL, NULL) != NULL, "and the raw");
+	cJSON_Delete(o);
+	event_unref(ev);
+}
+
+/* The replay log's figure counts the full data of an event whose
+ * default rendering removed something. */
+static void
+test_footprint(void)
+{
+	struct event *a, *b;
+	char big[3000], line[3200];
+
+	memset(big, 'r', 2000);
+	big[2000] = '\0';
+	snprintf(line, sizeof(line), "{\"type\":\"post\",\"action\":\"create\","
+	    "\"id\":\"1\",\"data\":{\"id\":\"1\",\"raw\":\"%s\"}}", big);
+	a = good_event(line);
+	snprintf(line, sizeof(line), "{\"type\":\"post\",\"action\":\"create\","
+	    "\"id\":\"1\",\"data\":{\"id\":\"1\",\"rav\":\"%s\"}}", big);
+	b = good_event(line);
+	if (a == NULL || b == NULL)
+		return;
+	event_stamp(a, 1, 1);
+	event_stamp(b, 1, 1);
+	ok(a->user_tail->len + 2000 < b->user_tail->len,
+	    "raw removed from the default tail");
+	ok(a->bytes > 2 * 2000 && a->bytes + 500 > b->bytes,
+	    "the full data (and the app frame built from it) counted: %zu vs %zu",
+	    a->bytes, b->bytes);
+	event_unref(a);
+	event_unref(b);
+}
+
 int
 main(void)
 {
 	test_create();
 	test_app_frame();
+	test_tail();
+	test_footprint();
 	test_update_numeric();
 	test_delete();
 	test_meta();

@@ -162,10 +162,106 @@ test_accounting(void)
 	replay_free(r);
 }
 
+/* Display variants made after an event entered the log are charged to
+ * it: counted while it is retained, subtracted when it leaves, ignored
+ * once it has left. */
+static void
+test_charge(void)
+{
+	struct replay *r = replay_new(1000, 1000, 0);
+	struct event *a = mk(10, 100, 100), *b = mk(20, 200, 100);
+	struct event *c, *gone;
+
+	replay_charge(r, a, 50);
+	is_int(replay_bytes(r), 0, "a charge to an empty log is ignored");
+	is_int(a->charged, 0, "and not recorded on the event");
+	replay_append(r, a);
+	replay_append(r, b);
+	is_int(replay_bytes(r), 200, "two events of 100");
+	replay_charge(r, a, 30);
+	replay_charge(r, b, 7);
+	replay_charge(r, a, 3);
+	is_int(replay_bytes(r), 240, "charges counted at once");
+	is_int(a->charged, 33, "charged to the first");
+	is_int(b->charged, 7, "charged to the second");
+	is_int(a->bytes, 100, "its stamped figure is unchanged");
+	/* the window: a (ts 100) leaves, with what was charged to it */
+	replay_expire(r, 100 + 1000);
+	is_int(replay_count(r), 1, "the first expired");
+	is_int(replay_bytes(r), 107, "its bytes and its charges left with it");
+	replay_charge(r, a, 1000);
+	is_int(replay_bytes(r), 107, "a charge to an evicted event is ignored");
+	is_int(a->charged, 33, "and not recorded on it");
+	/* an event never appended, below the floor */
+	gone = mk(5, 100, 100);
+	replay_charge(r, gone, 10);
+	is_int(replay_bytes(r), 107, "a charge to an event from before the floor "
+	    "is ignored");
+	event_unref(gone);
+	replay_charge(r, b, 0);
+	is_int(replay_bytes(r), 107, "a charge of 0 changes nothing");
+
+	/* charges count toward the size bound, evicted for at the next
+	 * append, not at the charge */
+	replay_charge(r, b, 950);
+	is_int(replay_bytes(r), 1057, "over the bound after a charge");
+	is_int(replay_count(r), 1, "nothing evicted by the charge itself");
+	c = mk(30, 300, 100);
+	replay_append(r, c);
+	is_int(replay_count(r), 1, "the next append evicts the charged event");
+	ok(replay_at(r, 0) == c, "the new one stays");
+	is_int(replay_bytes(r), 100, "its charges left with it");
+	is_int(replay_floor(r), 20, "and it counts as lost");
+	replay_charge(r, b, 5);
+	is_int(replay_bytes(r), 100, "a charge to it now is ignored");
+	replay_charge(r, c, 25);
+	is_int(replay_bytes(r), 125, "the one retained is charged");
+	/* lowering the limits evicts for charges too */
+	replay_set_limits(r, 1000, 110);
+	is_int(replay_count(r), 0, "a limit below bytes and charges evicts it");
+	is_int(replay_bytes(r), 0, "everything evicted: 0 bytes");
+	replay_charge(r, c, 25);
+	is_int(replay_bytes(r), 0, "and stays 0");
+	event_unref(a);
+	event_unref(b);
+	event_unref(c);
+	replay_free(r);
+
+	/* through event_tail, as the dispatcher does: a real variant */
+	{
+		struct replay *r2 = replay_new(600000, 1 << 30, 0);
+		struct ingest_rec rec;
+		const char *reason, *detail;
+		const char *line = "{\"type\":\"post\",\"action\":\"create\","
+		    "\"id\":\"1\",\"data\":{\"raw\":[1],\"content\":"
+		    "{\"html\":\"h\"}}}";
+		size_t grown, g2, before;
+
+		if (ingest_parse(line, strlen(line), &rec, &reason, &detail) < 0)
+			abort();
+		event_stamp(rec.ev, 9, 1);
+		replay_append(r2, rec.ev);
+		before = replay_bytes(r2);
+		(void)event_tail(rec.ev, DISPLAY_RAW_ALL, &grown);
+		replay_charge(r2, rec.ev, grown);
+		(void)event_tail(rec.ev, DISPLAY_NO_HTML, &g2);
+		replay_charge(r2, rec.ev, g2);
+		ok(grown > 0 && g2 > 0, "two variants grew the event (%zu, %zu)",
+		    grown, g2);
+		is_int(replay_bytes(r2), before + grown + g2, "both charged");
+		event_unref(rec.ev);
+		replay_expire(r2, 600001 + 1);
+		is_int(replay_count(r2), 0, "evicted");
+		is_int(replay_bytes(r2), 0, "the total is back to 0 exactly");
+		replay_free(r2);
+	}
+}
+
 int
 main(void)
 {
 	test_accounting();
+	test_charge();
 	test_order_and_search();
 	test_bounds();
 	test_wrap();
