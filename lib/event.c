@@ -473,6 +473,7 @@ event_stamp(struct event *ev, uint64_t cursor, int64_t ts_ms)
 	ev->ts_ms = ts_ms;
 	ev->facts = subfilter_facts(ev->type, ev->action == ACTION_DELETE,
 	    ev->data, ev->meta, &subtype);
+	free(ev->subtype);	/* stamped again (tests do) */
 	ev->subtype = subtype ? xstrdup(subtype) : NULL;
 	ev->root_kind = (int8_t)display_root_kind(ev->type);
 	buf_init(&b);
