@@ -36,6 +36,7 @@ struct report {
 	uint64_t	 no_hello, keepalives, pings, bad;
 	long		 rss_before, rss_connected, rss_end;
 	double		 srv_cpu, self_cpu;		/* % over the measured interval */
+	double		 per_cpu_s;	/* deliveries per server CPU second */
 	int		 server_exit;
 	char		 err[ERR_MAX], sub_err[ERR_MAX];
 	struct sample	 s0, s1;	/* measuring starts; last progress */
@@ -452,8 +453,16 @@ cpu_figures(struct report *r)
 	r->srv_cpu = r->self_cpu = -1;
 	if (s <= 0)
 		return;
-	if (r->s0.srv_cpu >= 0 && r->s1.srv_cpu >= 0)
-		r->srv_cpu = (r->s1.srv_cpu - r->s0.srv_cpu) / s * 100;
+	if (r->s0.srv_cpu >= 0 && r->s1.srv_cpu >= 0) {
+		double cpu = r->s1.srv_cpu - r->s0.srv_cpu;
+
+		r->srv_cpu = cpu / s * 100;
+		/* less sensitive than deliveries/s to what the bench and
+		 * the neighbours take of a shared machine */
+		if (cpu > 0)
+			r->per_cpu_s = (double)(r->s1.delivered -
+			    r->s0.delivered) / cpu;
+	}
 	r->self_cpu = (r->s1.self_cpu - r->s0.self_cpu) / s * 100;
 }
 
@@ -623,9 +632,10 @@ report_json(struct bench *b, struct report *r)
 	printf("\"server_pid\":%d,\"server_rss_kib\":{\"before\":%ld,"
 	    "\"connected\":%ld,\"end\":%ld},\"server_kib_per_conn\":%.2f,"
 	    "\"server_cpu_pct\":%.1f,\"bench_cpu_pct\":%.1f,"
+	    "\"deliveries_per_server_cpu_sec\":%.0f,"
 	    "\"server_exit_status\":%d",
 	    (int)b->pid, r->rss_before, r->rss_connected, r->rss_end,
-	    per, r->srv_cpu, r->self_cpu,
+	    per, r->srv_cpu, r->self_cpu, r->per_cpu_s,
 	    r->server_exit);
 	if (r->err[0] != '\0') {
 		printf(",\"first_error\":");
@@ -709,8 +719,9 @@ report_text(struct bench *b, struct report *r)
 		    (double)(r->rss_connected - r->rss_before) / (double)r->up);
 	printf("\n");
 	if (r->srv_cpu >= 0)
-		printf("CPU             server %.0f%%, bench %.0f%% (100%% = one core)\n",
-		    r->srv_cpu, r->self_cpu);
+		printf("CPU             server %.0f%%, bench %.0f%% (100%% = one core): "
+		    "%.0f deliveries per server CPU second\n", r->srv_cpu,
+		    r->self_cpu, r->per_cpu_s);
 	else
 		printf("CPU             bench %.0f%% (server unknown: no --pid)\n",
 		    r->self_cpu);

@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,12 +103,14 @@ find_sluiced(struct bench *b, char *out, size_t len)
 		snprintf(out, len, "%s", b->o.sluiced);
 		return;
 	}
-	snprintf(out, len, "%s/../../server/sluiced", b->exe_dir);
-	if (access(out, X_OK) == 0)
-		return;
-	snprintf(out, len, "%s/sluiced", b->exe_dir);
-	if (access(out, X_OK) == 0)
-		return;
+	static const char *const beside[] = { "../../server/sluiced", "sluiced" };
+	char path[PATH_MAX + 32];
+
+	for (size_t i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/%s", b->exe_dir, beside[i]);
+		if (access(path, X_OK) == 0 && realpath(path, out) != NULL)
+			return;
+	}
 	snprintf(out, len, "sluiced");
 }
 
@@ -165,7 +168,7 @@ sluice_start(struct bench *b)
 {
 	struct sluice *s = calloc(1, sizeof(*s));
 	const char *tmp = getenv("TMPDIR");
-	char exe[1024], *log, *p;
+	char exe[PATH_MAX], *log, *p;
 	char *argv[4];
 
 	if (s == NULL)
