@@ -1,0 +1,20 @@
+/* sys.h - running a server under test as a child process. */
+#ifndef BENCH_SYS_H
+#define BENCH_SYS_H
+
+#include <sys/types.h>
+
+/* fork and exec argv (PATH searched), stdin /dev/null, stdout and
+ * stderr into logpath; the pid or -1 */
+pid_t	 spawn_logged(char *const argv[], const char *logpath);
+/* the whole file, NUL-terminated (malloc'd), or NULL */
+char	*read_file(const char *path);
+/* the log's text once it holds word; NULL if pid exits or timeout
+ * seconds pass first */
+char	*wait_log(const char *logpath, pid_t pid, const char *word,
+	    double timeout);
+/* SIGTERM, then SIGKILL after timeout seconds: the exit status, 128 +
+ * the signal when killed, -1 when it was not our child */
+int	 stop_child(pid_t pid, double timeout);
+
+#endif

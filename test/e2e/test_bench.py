@@ -1,0 +1,77 @@
+"""sluice-bench (SPEC 1), small: it starts the sluiced under test itself,
+opens WebSocket and chunked consumers, publishes, and its JSON report
+adds up; then the same against a sluiced it attaches to."""
+import json
+import os
+import subprocess
+
+from sluice import BUILD, SLUICED, Sluice, Tap
+
+BENCH = os.path.join(BUILD, "test", "bench", "sluice-bench")
+
+t = Tap()
+
+
+def bench(args, timeout=60):
+    """(exit status, report dict or None, stderr)"""
+    p = subprocess.run([BENCH, "--json", "-q"] + args, capture_output=True,
+                       timeout=timeout)
+    try:
+        rep = json.loads(p.stdout)
+    except ValueError:
+        rep = None
+    return p.returncode, rep, p.stdout.decode(errors="replace") + p.stderr.decode(errors="replace")
+
+
+def adds_up(rep, consumers, events, what, out):
+    """The report of a clean run of consumers x events."""
+    if not t.ok(rep is not None, what + ": a JSON report", out):
+        return
+    t.eq((rep["connected"], rep["subscribed"]), (consumers, consumers),
+         what + ": every consumer connected and subscribed")
+    t.eq(rep["events_sent"], events, what + ": every event sent")
+    t.eq((rep["deliveries"], rep["deliveries_expected"]),
+         (consumers * events if rep["keys"] == "one" else events,) * 2,
+         what + ": deliveries = consumers x events")
+    t.eq((rep["lost"], rep["duplicates"], rep["out_of_order"]), (0, 0, 0),
+         what + ": nothing lost, duplicated or out of order")
+    lat = rep["latency_ms"]
+    t.ok(lat["count"] > 0 and 0 < lat["p50"] <= lat["p90"] <= lat["p99"] <= lat["max"],
+         what + ": latency percentiles present, positive and ordered", lat)
+    t.ok(rep["connect_rate"] > 0 and rep["deliveries_per_sec"] > 0,
+         what + ": connect rate and deliveries/s", rep)
+    rss = rep["server_rss_kib"]
+    t.ok(0 < rss["before"] <= rss["connected"] and rss["end"] > 0,
+         what + ": server RSS sampled", rss)
+    t.ok(rep["server_cpu_pct"] >= 0 and rep["bench_cpu_pct"] >= 0,
+         what + ": CPU figures", rep)
+
+
+# -- the bench starts sluiced: 50 WebSocket + 50 chunked consumers on one
+# key, every other one with include_raw=1
+rc, rep, out = bench(["--sluiced", SLUICED, "-n", "100", "--transport", "mix",
+                      "--display-sets", "3", "--events", "200", "--rate", "200",
+                      "--warmup", "0", "--duration", "10", "--drain", "5"])
+t.eq(rc, 0, "started: exit status 0")
+adds_up(rep, 100, 200, "started", out)
+if rep is not None:
+    t.eq(rep["ws_without_hello"], 0, "every WebSocket got its connection message first")
+    t.eq(rep["server_exit_status"], 0, "the sluiced it started exits 0, sanitizers quiet")
+
+# -- attached to a running sluiced: chunked, a key per consumer
+sl = Sluice()
+rc, rep, out = bench(["--connect", "127.0.0.1:%d" % sl.port, "--ingest", sl.sock,
+                      "--pid", str(sl.proc.pid), "-n", "20", "--transport",
+                      "chunked", "--keys", "each", "--events", "100",
+                      "--rate", "0", "--warmup", "0", "--duration", "10"])
+t.eq(rc, 0, "attached: exit status 0")
+adds_up(rep, 20, 100, "attached", out)
+t.ok(sl.alive(), "the attached sluiced is still running")
+
+# -- -n beyond the open-file limit is refused up front, with the reason
+p = subprocess.run(["/bin/sh", "-c", "ulimit -n 256; exec \"$0\" -n 1000 --sluiced /nonexistent",
+                    BENCH], capture_output=True, timeout=20)
+t.ok(p.returncode == 2 and b"cannot be reached" in p.stderr and b"RLIMIT_NOFILE" in p.stderr,
+     "-n over the open-file limit: exit 2, says why", p.stderr)
+sl.stop(t)
+t.done()
