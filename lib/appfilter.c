@@ -6,6 +6,7 @@
  * message, on the stack. The semantics are in appfilter.h. */
 #include "appfilter.h"
 #include "decimal.h"
+#include "json.h"
 #include "alloc.h"
 #include "appstream.h"
 
@@ -28,9 +29,7 @@ static const char *const ops[NOPS] = {
 
 #define AUTHORIZED	"$authorized_userids"
 
-/* Room for the decimal form of any integral double (DBL_MAX has 309
- * digits), so that comparing one needs no allocation. */
-#define DEC_MAX		320
+#define DEC_MAX		JSON_INTEGER_MAX
 
 enum kind { K_STRING, K_NUMBER, K_BOOL, K_NULL };
 
@@ -82,24 +81,6 @@ errf(char *err, size_t errlen, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* The canonical decimal form of d if it is integral: exact, as ids
- * sent as numbers are compared against ids sent as strings. */
-static bool
-num_decimal(double d, char *out, size_t outlen)
-{
-	double a = d < 0 ? -d : d;
-
-	if (!(a <= 1.7976931348623157e308))	/* inf, nan */
-		return false;
-	/* every double from 2^52 up is integral; below, int64 holds it */
-	if (a < 4503599627370496.0 && (double)(int64_t)d != d)
-		return false;
-	if (d == 0)
-		d = 0.0;	/* "-0" is not canonical */
-	snprintf(out, outlen, "%.0f", d);
-	return true;
-}
-
 static const char *
 fstr(const cJSON *f)
 {
@@ -117,7 +98,7 @@ equal(const cJSON *f, const struct scalar *v)
 		if ((s = fstr(f)) != NULL)
 			return strcmp(s, v->str) == 0;
 		return v->integer && cJSON_IsNumber(f) &&
-		    num_decimal(f->valuedouble, dec, sizeof(dec)) &&
+		    json_integer(f->valuedouble, dec, sizeof(dec)) &&
 		    strcmp(dec, v->str) == 0;
 	case K_NUMBER:
 		if (cJSON_IsNumber(f))
@@ -140,7 +121,7 @@ ordered(const cJSON *f, const struct scalar *v, enum op op)
 	const char *fi = NULL, *s = fstr(f);
 	int c;
 
-	if (cJSON_IsNumber(f) && num_decimal(f->valuedouble, dec, sizeof(dec)))
+	if (cJSON_IsNumber(f) && json_integer(f->valuedouble, dec, sizeof(dec)))
 		fi = dec;
 	else if (s != NULL && decimal_is_integer(s))
 		fi = s;
@@ -177,7 +158,7 @@ authorized_id(const cJSON *f, bool (*authorized)(void *, const char *),
 		return false;
 	if ((s = fstr(f)) != NULL)
 		return authorized(ctx, s);
-	if (cJSON_IsNumber(f) && num_decimal(f->valuedouble, dec, sizeof(dec)))
+	if (cJSON_IsNumber(f) && json_integer(f->valuedouble, dec, sizeof(dec)))
 		return authorized(ctx, dec);
 	return false;
 }
@@ -408,7 +389,7 @@ parse_scalar(const cJSON *it, struct scalar *v, bool ordering)
 			return SC_INFINITE;
 		v->kind = K_NUMBER;
 		v->num = it->valuedouble;
-		if (num_decimal(v->num, dec, sizeof(dec))) {
+		if (json_integer(v->num, dec, sizeof(dec))) {
 			v->str = xstrdup(dec);
 			v->integer = true;
 		}
@@ -644,24 +625,6 @@ appfilter_parse(const cJSON *obj, char *err, size_t errlen)
 	return f;
 }
 
-/* The shortest of %.15g and %.17g that reads back the same double;
- * integers in full while a double holds them all. No one calls
- * setlocale, so the decimal point is '.'. */
-static void
-render_number(struct buf *b, double d)
-{
-	char s[DEC_MAX];
-
-	if ((d < 0 ? -d : d) < 1e17 && num_decimal(d, s, sizeof(s))) {
-		buf_adds(b, s);
-		return;
-	}
-	snprintf(s, sizeof(s), "%.15g", d);
-	if (strtod(s, NULL) != d)
-		snprintf(s, sizeof(s), "%.17g", d);
-	buf_adds(b, s);
-}
-
 static void
 render_scalar(struct buf *b, const struct scalar *v)
 {
@@ -670,7 +633,7 @@ render_scalar(struct buf *b, const struct scalar *v)
 		buf_json_str(b, v->str);
 		break;
 	case K_NUMBER:
-		render_number(b, v->num);
+		json_number(b, v->num);
 		break;
 	case K_BOOL:
 		buf_adds(b, v->b ? "true" : "false");

@@ -5,6 +5,7 @@
 #include "appstream.h"
 #include "buf.h"
 #include "alloc.h"
+#include "json.h"
 #include "log.h"
 #include "qitem.h"
 #include "subfilter.h"
@@ -412,18 +413,12 @@ render_backend_meta(struct buf *b, const cJSON *meta)
 	if (meta == NULL)
 		return;
 	cJSON_ArrayForEach(it, meta) {
-		char *v;
-
 		if (it->string == NULL || reserved_meta(it->string))
 			continue;
-		v = cJSON_PrintUnformatted(it);
-		if (v == NULL)
-			fatal("%s: out of memory", __func__);
 		buf_addc(b, ',');
 		buf_json_str(b, it->string);
 		buf_addc(b, ':');
-		buf_adds(b, v);
-		cJSON_free(v);
+		json_print(b, it);
 	}
 }
 
@@ -494,25 +489,23 @@ event_stamp(struct event *ev, uint64_t cursor, int64_t ts_ms)
 	ev->ext_len = (uint32_t)b.len - ev->ext_off;
 	buf_addc(&b, '}');
 	if (ev->data != NULL) {
-		char *d;
-
 		ev->affects = display_affects(ev->data, ev->root_kind);
 		if (ev->affects & DISPLAY_FULL) {
 			/* the default removes raw or annotations: app streams
 			 * and other variants start from the whole object */
-			if ((ev->full_data = cJSON_PrintUnformatted(ev->data)) == NULL)
-				fatal("%s: out of memory", __func__);
-			ev->full_len = (uint32_t)strlen(ev->full_data);
+			struct buf full;
+
+			buf_init(&full);
+			json_print(&full, ev->data);
+			ev->full_len = (uint32_t)full.len;
+			ev->full_data = buf_steal(&full);
 			display_apply(ev->data, ev->root_kind, 0);
 		}
-		if ((d = cJSON_PrintUnformatted(ev->data)) == NULL)
-			fatal("%s: out of memory", __func__);
 		buf_adds(&b, ",\"data\":[");
 		ev->data_off = (uint32_t)b.len;
-		buf_adds(&b, d);
+		json_print(&b, ev->data);
 		ev->data_len = (uint32_t)b.len - ev->data_off;
 		buf_addc(&b, ']');
-		cJSON_free(d);
 	}
 	buf_addc(&b, '}');
 	msg_unref(ev->user_tail);
@@ -570,7 +563,6 @@ event_tail(struct event *ev, display_t d, size_t *grown)
 	const char *src, *end = NULL;
 	size_t srclen;
 	cJSON *root;
-	char *p;
 	struct buf b;
 
 	*grown = 0;
@@ -586,14 +578,11 @@ event_tail(struct event *ev, display_t d, size_t *grown)
 	if (root == NULL)
 		fatal("%s: cannot parse what was printed", __func__);
 	display_apply(root, ev->root_kind, key);
-	if ((p = cJSON_PrintUnformatted(root)) == NULL)
-		fatal("%s: out of memory", __func__);
-	cJSON_Delete(root);
 	buf_init(&b);
 	buf_add(&b, ev->user_tail->data, ev->data_off);
-	buf_adds(&b, p);
+	json_print(&b, root);
+	cJSON_Delete(root);
 	buf_adds(&b, "]}");
-	cJSON_free(p);
 	v = xcalloc(1, sizeof(*v));
 	v->key = key;
 	v->tail = msg_new(b.p, b.len);
