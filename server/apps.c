@@ -174,6 +174,19 @@ apps_close_token(const uint8_t *hash, uint16_t code, const char *reason)
 }
 
 void
+apps_close_revoked(uint16_t code, const char *reason)
+{
+	struct appstream *as, *asn;
+	struct conn *c, *n;
+	struct token_info ti;
+
+	cds_list_for_each_entry_safe(as, asn, &active, active)
+		cds_list_for_each_entry_safe(c, n, &as->conns, app_link)
+			if (!tokens_lookup_hash(sl.tokens, c->token_hash, &ti))
+				apps_close(c, code, reason);
+}
+
+void
 apps_render(const struct appstream *as, const char *endpoint_base,
     struct buf *b)
 {

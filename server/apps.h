@@ -63,6 +63,9 @@ void apps_detach(struct conn *c);
  * them when hash is NULL). */
 void apps_close_token(const uint8_t *hash, uint16_t code, const char *reason);
 
+/* Close and detach every app connection whose token is no longer valid. */
+void apps_close_revoked(uint16_t code, const char *reason);
+
 /* The stream object; endpoint_base is e.g. "ws://host:port" or "". */
 void apps_render(const struct appstream *as, const char *endpoint_base,
     struct buf *b);

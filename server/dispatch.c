@@ -58,15 +58,17 @@ now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int
-tick_timerfd(void)
-{
-	int64_t tick = sl.cfg.keepalive_interval_ms / 4;
-	struct itimerspec its;
-	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+/* Bumped by a reload that changes keepalive_interval: every thread with
+ * a tick timer re-arms its own at its next tick. */
+unsigned tick_generation;
 
-	if (fd < 0)
-		return -1;
+void
+tick_rearm(int fd)
+{
+	int64_t tick = __atomic_load_n(&sl.cfg.keepalive_interval_ms,
+	    __ATOMIC_RELAXED) / 4;
+	struct itimerspec its;
+
 	if (tick > 1000)
 		tick = 1000;
 	if (tick < 25)
@@ -75,6 +77,15 @@ tick_timerfd(void)
 	its.it_interval.tv_nsec = (tick % 1000) * 1000000;
 	its.it_value = its.it_interval;
 	timerfd_settime(fd, 0, &its, NULL);
+}
+
+int
+tick_timerfd(void)
+{
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+
+	if (fd >= 0)
+		tick_rearm(fd);
 	return fd;
 }
 
@@ -285,6 +296,25 @@ begin_replay(struct conn *c, uint64_t start)
 	}
 }
 
+/* Every live stream opened with a token that is no longer valid (a
+ * revoke, or a tokens file reloaded without it) ends now: 1008. */
+static void
+end_revoked(void)
+{
+	struct stream *st, *n;
+	struct token_info ti;
+
+	cds_list_for_each_entry_safe(st, n, streams_list(), all) {
+		if (st->consumer != NULL && !tokens_lookup_hash(sl.tokens,
+		    st->consumer->token_hash, &ti)) {
+			stream_close(st, 1008, "token revoked");
+			if (st->auto_delete)
+				stream_delete(st);
+		}
+	}
+	apps_close_revoked(1008, "token revoked");
+}
+
 static void
 apply_token(struct token_rec *t)
 {
@@ -293,21 +323,8 @@ apply_token(struct token_rec *t)
 	memset(&ti, 0, sizeof(ti));
 	token_hash(t->token, strlen(t->token), ti.hash);
 	if (t->action == TOKEN_REVOKE) {
-		struct stream *st;
-
-		struct stream *n;
-
 		tokens_revoke(sl.tokens, ti.hash);
-		/* every live stream opened with it ends now */
-		cds_list_for_each_entry_safe(st, n, streams_list(), all) {
-			if (st->consumer != NULL && memcmp(st->consumer->token_hash,
-			    ti.hash, TOKEN_HASH_LEN) == 0) {
-				stream_close(st, 1008, "token revoked");
-				if (st->auto_delete)
-					stream_delete(st);
-			}
-		}
-		apps_close_token(ti.hash, 1008, "token revoked");
+		end_revoked();
 		log_info("token revoked");
 		return;
 	}
@@ -773,6 +790,19 @@ op_app_attach(struct op *op)
 	    as->def.key);
 }
 
+/* SIGHUP, once the new values are in sl.cfg: what the dispatcher holds
+ * follows them. */
+static void
+op_reload(struct op *op)
+{
+	replay_set_limits(D.replay, sl.cfg.replay_window_ms,
+	    sl.cfg.replay_max_bytes);
+	ingest_set_max_line(D.ingest, sl.cfg.ingest_max_line);
+	tick_rearm(D.tick.fd);
+	end_revoked();
+	op->status = 200;
+}
+
 static void
 op_drained(struct op *op)
 {
@@ -801,6 +831,7 @@ run_op(struct op *op)
 	case OP_APP_DELETE:	op_app_delete(op); break;
 	case OP_APP_ATTACH:	op_app_attach(op); break;
 	case OP_DRAINED:	op_drained(op); break;
+	case OP_RELOAD:		op_reload(op); break;
 	}
 	if (op->async) {
 		if (op->conn)

@@ -33,6 +33,7 @@ enum op_kind {
 	OP_APP_DELETE,		/* key "": every stream of the app */
 	OP_APP_ATTACH,		/* a consumer connects to an app stream */
 	OP_DRAINED,		/* a replaying consumer's queue has room (async) */
+	OP_RELOAD,		/* SIGHUP: apply the reloaded configuration */
 };
 
 #define SUB_ID_MAX	64

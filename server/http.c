@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -33,6 +34,9 @@
 static struct MHD_Daemon *daemons[MAX_LISTENERS];
 static int ndaemons;
 static long open_streams;	/* atomic */
+static long open_conns;		/* atomic: client TCP connections, every
+				 * kind, upgraded ones included */
+static unsigned mhd_limit;	/* what each listener accepts at most */
 
 /* ---- responses ---- */
 
@@ -469,7 +473,7 @@ subscribe(struct MHD_Connection *mc, const char *path,
 	enum MHD_Result ret;
 
 	memset(&op, 0, sizeof(op));
-	pattern = routes_match(sl.routes, path, ti->user_id, op.key, sizeof(op.key));
+	pattern = routes_match(__atomic_load_n(&sl.routes, __ATOMIC_ACQUIRE), path, ti->user_id, op.key, sizeof(op.key));
 	if (pattern == NULL)
 		return respond_error(mc, 404, "no stream endpoint at this path");
 	if (cid == NULL || *cid == '\0')
@@ -740,6 +744,44 @@ strip_prefix(const char *url)
 	return NULL;
 }
 
+/* One warning a second at most while requests are turned away. */
+static void
+log_rate_limited_503(void)
+{
+	static int64_t last_ms;		/* atomic */
+	static long quiet;		/* atomic */
+	int64_t now = now_ms(), last = __atomic_load_n(&last_ms, __ATOMIC_RELAXED);
+
+	if (now - last < 1000 || !__atomic_compare_exchange_n(&last_ms, &last,
+	    now, false, __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
+		__atomic_add_fetch(&quiet, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	log_warn("max_connections (%lld) reached: a request is answered 503 "
+	    "(%ld more since the last warning)",
+	    (long long)__atomic_load_n(&sl.cfg.max_connections, __ATOMIC_RELAXED),
+	    __atomic_exchange_n(&quiet, 0, __ATOMIC_RELAXED));
+}
+
+static void
+conn_notify(void *cls, struct MHD_Connection *mc, void **socket_ctx,
+    enum MHD_ConnectionNotificationCode code)
+{
+	(void)cls;
+	(void)mc;
+	(void)socket_ctx;
+	if (code == MHD_CONNECTION_NOTIFY_STARTED)
+		__atomic_add_fetch(&open_conns, 1, __ATOMIC_RELAXED);
+	else
+		__atomic_sub_fetch(&open_conns, 1, __ATOMIC_RELAXED);
+}
+
+long
+http_open_connections(void)
+{
+	return __atomic_load_n(&open_conns, __ATOMIC_RELAXED);
+}
+
 static enum MHD_Result
 handle_request(void *cls, struct MHD_Connection *mc, const char *url,
     const char *method, const char *version, const char *upload_data,
@@ -749,6 +791,15 @@ handle_request(void *cls, struct MHD_Connection *mc, const char *url,
 	const char *msg, *path;
 	unsigned code;
 
+	/* beyond max_connections a request is answered 503 and its
+	 * connection closed; listeners accept a little more than the
+	 * limit so that there is a connection to answer on */
+	if (*req_cls == NULL && http_open_connections() >
+	    __atomic_load_n(&sl.cfg.max_connections, __ATOMIC_RELAXED)) {
+		log_rate_limited_503();
+		return respond_error(mc, 503, "too many connections: the "
+		    "server is at max_connections, try again later");
+	}
 	if (strcmp(url, "/v0/apps") == 0 || strcmp(url, "/v1/app") == 0 ||
 	    strcmp(url, "/stream/app") == 0) {
 		if (strcmp(method, "GET") != 0)
@@ -836,7 +887,8 @@ start_one(const char *addr, char *err, size_t errlen)
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 	    MHD_OPTION_THREAD_POOL_SIZE, pool > 1 ? pool : 0,
-	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)sl.cfg.max_connections,
+	    MHD_OPTION_CONNECTION_LIMIT, mhd_limit,
+	    MHD_OPTION_NOTIFY_CONNECTION, conn_notify, NULL,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
 	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
 	    MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL,
@@ -857,6 +909,18 @@ start_one(const char *addr, char *err, size_t errlen)
 int
 http_start(char *err, size_t errlen)
 {
+	struct rlimit rl;
+
+	/* every listener may take what the open-file limit leaves after a
+	 * reserve for ingest producers, epoll and eventfds: the requests
+	 * beyond max_connections get their 503 on those */
+	mhd_limit = 1000;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		if (rl.rlim_cur == RLIM_INFINITY)
+			mhd_limit = 1000000;
+		else if (rl.rlim_cur > 1000 + HTTP_FD_RESERVE)
+			mhd_limit = (unsigned)(rl.rlim_cur - HTTP_FD_RESERVE);
+	}
 	for (size_t i = 0; i < sl.cfg.listen.n; i++)
 		if (start_one(sl.cfg.listen.v[i], err, errlen) < 0)
 			return -1;

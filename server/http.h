@@ -5,7 +5,12 @@
 
 #include <stddef.h>
 
+/* File descriptors kept back from the client listeners. */
+#define HTTP_FD_RESERVE	128
+
 int http_start(char *err, size_t errlen);
+/* Client connections open now, of every kind. */
+long http_open_connections(void);
 /* Stop accepting new connections. */
 void http_quiesce(void);
 /* Number of chunked streams still open (not yet ended). */

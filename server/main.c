@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,28 +48,148 @@ load_routes(struct routes **out, const struct config *c, char *err,
 	return 0;
 }
 
-/* SIGHUP: the tokens file and the log level are re-read now; the other
- * keys need a restart until the full reload lands. */
+/* Old route tables: HTTP threads may still be reading one, so they are
+ * freed only at exit (a reload is rare and a table small). */
+static struct routes *retired[64];
+static size_t nretired;
+
+static bool
+strlist_eq(const struct strlist *a, const struct strlist *b)
+{
+	if (a->n != b->n)
+		return false;
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->v[i], b->v[i]) != 0)
+			return false;
+	return true;
+}
+
+static bool
+str_eq(const char *a, const char *b)
+{
+	return (a == NULL || b == NULL) ? a == b : strcmp(a, b) == 0;
+}
+
+/* What only a restart applies: say so when the file changed it. */
+static void
+report_fixed(const struct config *run, const struct config *c)
+{
+	const char *changed[8];
+	size_t n = 0;
+
+	if (!strlist_eq(&run->listen, &c->listen))
+		changed[n++] = "listen";
+	if (!str_eq(run->admin_listen, c->admin_listen))
+		changed[n++] = "admin_listen";
+	if (!str_eq(run->tls_cert, c->tls_cert))
+		changed[n++] = "tls_cert";
+	if (!str_eq(run->tls_key, c->tls_key))
+		changed[n++] = "tls_key";
+	if (!str_eq(run->ingest, c->ingest))
+		changed[n++] = "ingest";
+	if (run->workers != c->workers)
+		changed[n++] = "workers";
+	for (size_t i = 0; i < n; i++)
+		log_warn("reload: %s changed in the file; it takes effect when "
+		    "sluiced is restarted", changed[i]);
+}
+
+#define SET(f)	__atomic_store_n(&sl.cfg.f, c.f, __ATOMIC_RELAXED)
+
+/* SIGHUP: the config file and the tokens file again. Every reloadable
+ * key takes effect without dropping a connection; a token the file no
+ * longer has ends its streams, as a revoke does. Any error keeps the
+ * running configuration whole. */
 static void
 reload(bool verbose)
 {
 	struct config c;
+	struct routes *rt;
+	struct op op;
 	char err[512];
+	char *tf;
 
 	if (config_load(&c, sl.config_path, err, sizeof(err)) < 0) {
 		log_err("reload: %s; keeping the running configuration", err);
 		return;
 	}
-	if (c.tokens_file != NULL &&
-	    tokens_load_file(sl.tokens, c.tokens_file, err, sizeof(err)) < 0) {
-		log_err("reload: %s; keeping the running tokens", err);
+	if (load_routes(&rt, &c, err, sizeof(err)) < 0) {
+		log_err("reload: %s; keeping the running configuration", err);
 		config_free(&c);
 		return;
 	}
+	if (nretired == sizeof(retired) / sizeof(retired[0])) {
+		log_err("reload: too many reloads since start; restart sluiced");
+		routes_free(rt);
+		config_free(&c);
+		return;
+	}
+	if (tokens_load_file(sl.tokens, c.tokens_file ? c.tokens_file :
+	    "/dev/null", err, sizeof(err)) < 0) {
+		log_err("reload: %s; keeping the running configuration and "
+		    "tokens", err);
+		routes_free(rt);
+		config_free(&c);
+		return;
+	}
+	report_fixed(&sl.cfg, &c);
+	SET(ingest_max_line);
+	SET(max_connections);
+	SET(max_subscriptions);
+	SET(max_streams_per_token);
+	SET(max_app_streams);
+	SET(replay_window_ms);
+	SET(replay_max_bytes);
+	SET(send_buffer_limit);
+	SET(app_keepalive_ms);
+	SET(ws_max_message);
+	SET(log_level);
+	if (c.keepalive_interval_ms != sl.cfg.keepalive_interval_ms) {
+		SET(keepalive_interval_ms);
+		__atomic_add_fetch(&tick_generation, 1, __ATOMIC_RELAXED);
+	}
+	/* the strings only this thread reads */
+	tf = sl.cfg.tokens_file;
+	sl.cfg.tokens_file = c.tokens_file;
+	c.tokens_file = tf;
+	retired[nretired++] = sl.routes;
+	__atomic_store_n(&sl.routes, rt, __ATOMIC_RELEASE);
 	log_set_level(verbose ? LOG_DEBUG : (int)c.log_level);
-	log_info("reloaded %s (tokens: %zu)", sl.config_path ?
-	    sl.config_path : "built-in defaults", tokens_count(sl.tokens));
+	/* the dispatcher's share: replay limits, the ingest line bound,
+	 * its tick, the streams of tokens that went away */
+	memset(&op, 0, sizeof(op));
+	op.kind = OP_RELOAD;
+	dispatch_call(&op);
+	log_info("reloaded %s (tokens: %zu, routes: %zu)", sl.config_path ?
+	    sl.config_path : "built-in defaults", tokens_count(sl.tokens),
+	    routes_count(rt));
 	config_free(&c);
+}
+
+/* As many open files as max_connections needs, or as many as the hard
+ * limit allows, saying so when that is fewer. */
+static void
+raise_nofile(void)
+{
+	rlim_t want = (rlim_t)sl.cfg.max_connections + HTTP_FD_RESERVE;
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max < want ? rl.rlim_max : want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		getrlimit(RLIMIT_NOFILE, &rl);
+	if (rl.rlim_cur < want)
+		log_warn("open-file limit is %llu (hard limit %llu): fewer than "
+		    "max_connections = %lld needs; connections beyond about %llu "
+		    "are refused", (unsigned long long)rl.rlim_cur,
+		    (unsigned long long)rl.rlim_max,
+		    (long long)sl.cfg.max_connections,
+		    (unsigned long long)(rl.rlim_cur > HTTP_FD_RESERVE ?
+		    rl.rlim_cur - HTTP_FD_RESERVE : 0));
+	else
+		log_info("open-file limit raised to %llu",
+		    (unsigned long long)rl.rlim_cur);
 }
 
 int
@@ -127,6 +248,7 @@ main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	raise_nofile();
 	sl.subs = subtable_new();
 	if (dispatch_start(err, sizeof(err)) < 0 ||
 	    ws_start((int)sl.cfg.workers, err, sizeof(err)) < 0 ||
@@ -170,6 +292,8 @@ main(int argc, char **argv)
 	subtable_free(sl.subs);
 	tokens_free(sl.tokens);
 	routes_free(sl.routes);
+	while (nretired > 0)
+		routes_free(retired[--nretired]);
 	config_free(&sl.cfg);
 	log_info("stopped");
 	return 0;

@@ -65,6 +65,10 @@ int64_t now_ms(void);		/* CLOCK_MONOTONIC */
 /* A non-blocking timerfd ticking often enough for keepalive_interval:
  * a quarter of it, between 25 ms and 1 s. -1 on error. */
 int tick_timerfd(void);
+/* Re-arm a tick timer for the keepalive_interval now in force. */
+void tick_rearm(int fd);
+/* Bumped when a reload changes keepalive_interval. */
+extern unsigned tick_generation;
 int64_t wall_ms(void);		/* CLOCK_REALTIME */
 int64_t wall_us(void);
 

@@ -57,6 +57,7 @@ struct wsworker {
 	int			 epfd;
 	int			 evfd;
 	int			 tfd;
+	unsigned		 tick_gen;	/* tick_generation it is armed for */
 	struct cds_wfcq_head	 newh;		/* sessions handed over */
 	struct cds_wfcq_tail	 newt;
 	struct cds_wfcq_head	 wakeh;		/* conns with work */
@@ -307,6 +308,10 @@ on_tick(struct wsworker *w)
 	uint64_t v;
 
 	(void)!read(w->tfd, &v, sizeof(v));
+	if (w->tick_gen != __atomic_load_n(&tick_generation, __ATOMIC_RELAXED)) {
+		w->tick_gen = __atomic_load_n(&tick_generation, __ATOMIC_RELAXED);
+		tick_rearm(w->tfd);	/* keepalive_interval was reloaded */
+	}
 	cds_list_for_each_entry_safe(s, n, &w->sessions, link) {
 		uint64_t rx = wssess_received(s->sess);
 
