@@ -454,9 +454,66 @@ test_line(void)
 	config_free(&c);
 }
 
+/* Every key of SPEC 8 with a value it takes and values it refuses:
+ * the lower and upper bounds, the wrong type, junk after the value. */
+static void
+test_every_key(void)
+{
+	static const struct {
+		const char *key, *good, *bad[4];
+	} t[] = {
+		{ "listen", "[::1]:8080", { "localhost", "1.2.3.4:99999", "1.2.3.4:", NULL } },
+		{ "admin_listen", "127.0.0.1:9", { "nowhere", "127.0.0.1:-1", NULL } },
+		{ "tls_cert", "/etc/ssl/x.pem", { NULL } },
+		{ "tls_key", "/etc/ssl/x.key", { NULL } },
+		{ "ingest", "fifo:/tmp/x", { "tcp:1.2.3.4:5", "unix:", "fifo", NULL } },
+		{ "ingest_max_line", "64K", { "100", "2G", "1X", "-1M" } },
+		{ "tokens_file", "/etc/sluice/tokens", { NULL } },
+		{ "route", "/a/{b} = a:{b}", { "/a/{b}", "= x", "/a/{b} = {c}", NULL } },
+		{ "workers", "4", { "0", "1025", "four", "2.5" } },
+		{ "max_connections", "1", { "0", "10000001", "many", NULL } },
+		{ "max_subscriptions", "100000", { "0", "100001", "1e3", NULL } },
+		{ "max_streams_per_token", "7", { "0", "-1", "", NULL } },
+		{ "max_app_streams", "3", { "0", "x", NULL } },
+		{ "replay_window", "10m", { "8d", "1y", "-1s", "s" } },
+		{ "replay_max_bytes", "1G", { "65G", "1Q", "lots", NULL } },
+		{ "send_buffer_limit", "4K", { "4095", "2G", "1 M x", NULL } },
+		{ "keepalive_interval", "1h", { "99ms", "2d", "soon", NULL } },
+		{ "app_keepalive", "50", { "50ms", "0s", "x", NULL } },
+		{ "ws_max_message", "128", { "127", "65M", "big", NULL } },
+		{ "log_level", "debug", { "loud", "5", "", NULL } },
+	};
+	char err[256], line[128];
+
+	for (size_t i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		struct config c;
+		bool seen[64] = { false };
+
+		config_defaults(&c);
+		snprintf(line, sizeof(line), "%s = %s", t[i].key, t[i].good);
+		err[0] = '\0';
+		ok(config_line(&c, line, seen, err, sizeof(err)) == 0,
+		    "%s takes '%s' (%s)", t[i].key, t[i].good, err);
+		ok(config_reloadable(t[i].key) >= 0, "%s is in the table", t[i].key);
+		for (int j = 0; j < 4 && t[i].bad[j]; j++) {
+			snprintf(line, sizeof(line), "%s = %s", t[i].key, t[i].bad[j]);
+			err[0] = '\0';
+			ok(config_line(&c, line, seen, err, sizeof(err)) < 0 &&
+			    strstr(err, t[i].key) != NULL,
+			    "%s refuses '%s' naming the key (%s)", t[i].key,
+			    t[i].bad[j], err);
+		}
+		config_free(&c);
+	}
+	is_int(config_reloadable("listen"), 0, "listen needs a restart");
+	is_int(config_reloadable("max_connections"), 1, "max_connections reloads");
+	is_int(config_reloadable("colour"), -1, "no such key");
+}
+
 int
 main(void)
 {
+	test_every_key();
 	test_defaults();
 	test_size();
 	test_duration();
