@@ -109,7 +109,7 @@ conn_push(struct conn *c, struct qitem *q)
 	 * ingest_max_line): only a backlog makes a slow consumer */
 	if (conn_queued_locked(c) > 0 && conn_queued_locked(c) + len > limit) {
 		/* the slow-consumer rule: drop it, keep everyone else going */
-		log_info("slow consumer: %zu bytes queued, closing its stream",
+		log_warn("slow consumer: %zu bytes queued, closing its stream",
 		    conn_queued_locked(c));
 		METRIC_ADD(slow_consumer_drops, 1);
 		c->closing = true;

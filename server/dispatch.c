@@ -323,9 +323,17 @@ apply_token(struct token_rec *t)
 	memset(&ti, 0, sizeof(ti));
 	token_hash(t->token, strlen(t->token), ti.hash);
 	if (t->action == TOKEN_REVOKE) {
+		struct token_info was;
+
+		if (!tokens_lookup_hash(sl.tokens, ti.hash, &was)) {
+			log_info("token revoke: no such token");
+			return;
+		}
 		tokens_revoke(sl.tokens, ti.hash);
 		end_revoked();
-		log_info("token revoked");
+		log_info("token revoked (%s %s, client %s)", was.kind == TOKEN_APP ?
+		    "app" : "user", was.kind == TOKEN_APP ? "-" : was.user_id,
+		    was.client_id);
 		return;
 	}
 	ti.kind = t->app ? TOKEN_APP : TOKEN_USER;
@@ -414,6 +422,9 @@ op_attach(struct op *op)
 	if (st != NULL) {
 		/* takeover: the older consumer ends, and the newer one goes
 		 * on after what the older one still gets */
+		if (st->consumer != NULL)
+			log_debug("stream %.8s...: taken over by a new consumer",
+			    st->cid);
 		stream_close(st, 4001, "replaced");
 		start = op->has_cursor ? op->cursor : st->pos;
 		if (!replay_covers(D.replay, start)) {
@@ -725,6 +736,7 @@ op_app_update(struct op *op)
 	appfilter_free(as->def.filter);
 	as->def.filter = op->def.filter;
 	op->def.filter = NULL;
+	log_info("app %s: stream %s updated", as->app->client_id, as->def.key);
 	apps_render(as, op->base, &op->body);
 	op->status = 200;
 }
@@ -739,6 +751,8 @@ op_app_delete(struct op *op)
 		if ((as = find_app_stream(op)) == NULL)
 			return;
 		apps_render(as, op->base, &op->body);
+		log_info("app %s: stream %s deleted", as->app->client_id,
+		    as->def.key);
 		apps_delete(as);
 		op->status = 200;
 		return;
