@@ -200,4 +200,13 @@ t.eq(rc, 0, "sluiced exits 0")
 t.ok(took < 5, "within 5 s of the signal (%.2f s)" % took)
 t.ok(c.wait_end(2) or c.closed, "the chunked stream was ended")
 sl.stop(t)
+
+# SIGINT (^C in a terminal) does the same
+sl = Sluice()
+c = sl.stream("tok12")
+sl.proc.send_signal(signal.SIGINT)
+t.eq(sl.proc.wait(timeout=10), 0, "SIGINT: exit 0")
+t.ok(c.wait_end(2) or c.closed, "SIGINT: the chunked stream was ended")
+t.ok("stopping (signal 2)" in sl.log(), "SIGINT: the log says so")
+sl.stop(t)
 t.done()
