@@ -5,6 +5,11 @@
 
 #include <stddef.h>
 
+struct config;
+
+/* With tls_cert and tls_key set: both files readable, a PEM certificate
+ * and its PEM key. 0, or -1 with "file: reason" in err. */
+int http_tls_check(const struct config *c, char *err, size_t errlen);
 int http_start(char *err, size_t errlen);
 /* Stop accepting new connections. */
 void http_quiesce(void);
