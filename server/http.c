@@ -18,8 +18,11 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +33,7 @@
 
 #define MAX_LISTENERS	16
 #define CHUNK_BLOCK	8192
+#define PEM_MAX		(1024 * 1024)	/* a certificate chain is a few KiB */
 
 static struct MHD_Daemon *daemons[MAX_LISTENERS];
 static int ndaemons;
@@ -37,6 +41,10 @@ static long open_streams;	/* atomic */
 static long open_conns;		/* atomic: client TCP connections, every
 				 * kind, upgraded ones included */
 static unsigned mhd_limit;	/* what each listener accepts at most */
+/* tls_cert and tls_key as read at start, until MHD has loaded them
+ * into its GnuTLS credentials (MHD reads them only then). */
+static char *tls_cert_pem, *tls_key_pem;
+static bool tls_on;
 
 /* ---- responses ---- */
 
@@ -192,21 +200,25 @@ cursor_arg(struct MHD_Connection *mc, struct op *op, const char **msg)
 /* ---- chunked user streams ---- */
 
 /* Has the client closed its end? An HTTP/1.1 client sends nothing
- * while it reads a streaming response, so end-of-file (or an error) on
- * a peek means it left. */
+ * while it reads a streaming response, so a shut-down read side (FIN)
+ * or an error means it left. Asked of the socket, not by peeking at
+ * bytes: over TLS a client's close_notify record arrives before its
+ * FIN and would hide it from a peek. */
 static bool
 peer_gone(struct MHD_Connection *mc)
 {
 	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(mc,
 	    MHD_CONNECTION_INFO_CONNECTION_FD);
-	char b;
-	ssize_t r;
+	struct pollfd p;
 
 	if (ci == NULL)
 		return false;
-	r = recv(ci->connect_fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
-	return r == 0 || (r < 0 && errno != EAGAIN && errno != EWOULDBLOCK &&
-	    errno != EINTR);
+	p.fd = ci->connect_fd;
+	p.events = POLLRDHUP;
+	p.revents = 0;
+	if (poll(&p, 1, 0) <= 0)
+		return false;
+	return (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
 }
 
 static ssize_t
@@ -306,9 +318,13 @@ upgrade_cb(void *cls, struct MHD_Connection *mc, void *req_cls,
 {
 	struct req *u = req_cls;
 	struct conn *c = u->conn;
+	const union MHD_ConnectionInfo *ci = NULL;
 
 	u->conn = NULL;
-	ws_handoff(c, sock, urh, extra, extra_len);
+	if (tls_on)
+		ci = MHD_get_connection_info(mc, MHD_CONNECTION_INFO_CONNECTION_FD);
+	ws_handoff(c, sock, ci != NULL ? ci->connect_fd : -1, urh, extra,
+	    extra_len);
 }
 
 static void
@@ -848,6 +864,126 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	log_debug("http: %s", line);
 }
 
+/* ---- TLS ---- */
+
+/* The whole of a PEM file as a string; NULL and err on failure. */
+static char *
+read_pem(const char *path, size_t *lenp, char *err, size_t errlen)
+{
+	FILE *fp = fopen(path, "r");
+	char *p;
+	size_t n;
+
+	if (fp == NULL) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	p = xmalloc(PEM_MAX + 1);
+	n = fread(p, 1, PEM_MAX + 1, fp);
+	if (ferror(fp) || n > PEM_MAX || n == 0) {
+		snprintf(err, errlen, "%s: %s", path, ferror(fp) ?
+		    strerror(errno) : n == 0 ? "empty file" :
+		    "larger than 1 MiB, not a PEM file");
+		fclose(fp);
+		free(p);
+		return NULL;
+	}
+	fclose(fp);
+	p[n] = '\0';
+	if (strlen(p) != n) {
+		snprintf(err, errlen, "%s: has NUL bytes, not a PEM file", path);
+		free(p);
+		return NULL;
+	}
+	*lenp = n;
+	return p;
+}
+
+static void
+free_secret(char *p)
+{
+	if (p != NULL) {
+		explicit_bzero(p, strlen(p));
+		free(p);
+	}
+}
+
+/* Read c's tls_cert and tls_key and check them with GnuTLS as MHD
+ * will use them: a PEM certificate (chain), a PEM private key, and
+ * the key belonging to the first certificate. Each error names the
+ * file at fault. */
+static int
+tls_load(const struct config *c, char **certp, char **keyp, char *err,
+    size_t errlen)
+{
+	gnutls_certificate_credentials_t cred = NULL;
+	gnutls_x509_crt_t *crts = NULL;
+	gnutls_x509_privkey_t pk = NULL;
+	gnutls_datum_t cd, kd;
+	unsigned ncrt = 0;
+	char *cert = NULL, *key = NULL;
+	size_t clen, klen;
+	int rc, ret = -1;
+
+	if ((cert = read_pem(c->tls_cert, &clen, err, errlen)) == NULL ||
+	    (key = read_pem(c->tls_key, &klen, err, errlen)) == NULL)
+		goto out;
+	cd.data = (unsigned char *)cert;
+	cd.size = (unsigned)clen;
+	kd.data = (unsigned char *)key;
+	kd.size = (unsigned)klen;
+	rc = gnutls_x509_crt_list_import2(&crts, &ncrt, &cd,
+	    GNUTLS_X509_FMT_PEM, 0);
+	if (rc < 0) {
+		snprintf(err, errlen, "%s: not a PEM certificate (%s)",
+		    c->tls_cert, gnutls_strerror(rc));
+		goto out;
+	}
+	if ((rc = gnutls_x509_privkey_init(&pk)) < 0 ||
+	    (rc = gnutls_x509_privkey_import2(pk, &kd, GNUTLS_X509_FMT_PEM,
+	    NULL, 0)) < 0) {
+		snprintf(err, errlen, "%s: not an unencrypted PEM private "
+		    "key (%s)", c->tls_key, gnutls_strerror(rc));
+		goto out;
+	}
+	if ((rc = gnutls_certificate_allocate_credentials(&cred)) < 0 ||
+	    (rc = gnutls_certificate_set_x509_key_mem(cred, &cd, &kd,
+	    GNUTLS_X509_FMT_PEM)) < 0) {
+		if (rc == GNUTLS_E_CERTIFICATE_KEY_MISMATCH)
+			snprintf(err, errlen, "%s: the key does not match the "
+			    "certificate in %s", c->tls_key, c->tls_cert);
+		else
+			snprintf(err, errlen, "%s: cannot be used with %s (%s)",
+			    c->tls_key, c->tls_cert, gnutls_strerror(rc));
+		goto out;
+	}
+	ret = 0;
+out:
+	for (unsigned i = 0; i < ncrt; i++)
+		gnutls_x509_crt_deinit(crts[i]);
+	gnutls_free(crts);
+	if (pk != NULL)
+		gnutls_x509_privkey_deinit(pk);
+	if (cred != NULL)
+		gnutls_certificate_free_credentials(cred);
+	if (ret == 0 && certp != NULL) {
+		*certp = cert;
+		*keyp = key;
+	} else {
+		free(cert);
+		free_secret(key);
+	}
+	return ret;
+}
+
+int
+http_tls_check(const struct config *c, char *err, size_t errlen)
+{
+	if (c->tls_cert == NULL || c->tls_key == NULL)
+		return 0;	/* config_load rejects one without the other */
+	return tls_load(c, NULL, NULL, err, errlen);
+}
+
 static int
 start_one(const char *addr, char *err, size_t errlen)
 {
@@ -861,6 +997,11 @@ start_one(const char *addr, char *err, size_t errlen)
 	const union MHD_DaemonInfo *di;
 	struct MHD_Daemon *d;
 	unsigned pool = (unsigned)sl.cfg.workers;
+	struct MHD_OptionItem tls[] = {
+		{ MHD_OPTION_HTTPS_MEM_CERT, 0, tls_cert_pem },
+		{ MHD_OPTION_HTTPS_MEM_KEY, 0, tls_key_pem },
+		{ MHD_OPTION_END, 0, NULL }
+	};
 
 	if (ndaemons == MAX_LISTENERS) {
 		snprintf(err, errlen, "more than %d listen addresses", MAX_LISTENERS);
@@ -883,6 +1024,8 @@ start_one(const char *addr, char *err, size_t errlen)
 		    "IPv4 or [IPv6] address", addr);
 		return -1;
 	}
+	if (tls_on)
+		flags |= MHD_USE_TLS;
 	d = MHD_start_daemon(flags, 0, NULL, NULL, handle_request, NULL,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
@@ -892,6 +1035,8 @@ start_one(const char *addr, char *err, size_t errlen)
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
 	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
 	    MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL,
+	    /* the TLS options, or an empty list */
+	    MHD_OPTION_ARRAY, tls_on ? tls : &tls[2],
 	    MHD_OPTION_END);
 	if (d == NULL) {
 		snprintf(err, errlen, "cannot listen on %s (%s)", addr,
@@ -899,9 +1044,10 @@ start_one(const char *addr, char *err, size_t errlen)
 		return -1;
 	}
 	di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
-	log_info("listening on %s%s%s:%u", strchr(host, ':') ? "[" : "",
+	log_info("listening on %s%s%s:%u%s", strchr(host, ':') ? "[" : "",
 	    host[0] ? host : "0.0.0.0", strchr(host, ':') ? "]" : "",
-	    di ? di->port : (unsigned)port);
+	    di ? di->port : (unsigned)port,
+	    tls_on ? " (TLS)" : "");
 	daemons[ndaemons++] = d;
 	return 0;
 }
@@ -910,6 +1056,7 @@ int
 http_start(char *err, size_t errlen)
 {
 	struct rlimit rl;
+	int rc = 0;
 
 	/* every listener may take what the open-file limit leaves after a
 	 * reserve for ingest producers, epoll and eventfds: the requests
@@ -921,10 +1068,18 @@ http_start(char *err, size_t errlen)
 		else if (rl.rlim_cur > 1000 + HTTP_FD_RESERVE)
 			mhd_limit = (unsigned)(rl.rlim_cur - HTTP_FD_RESERVE);
 	}
-	for (size_t i = 0; i < sl.cfg.listen.n; i++)
-		if (start_one(sl.cfg.listen.v[i], err, errlen) < 0)
+	if (sl.cfg.tls_cert != NULL && sl.cfg.tls_key != NULL) {
+		if (tls_load(&sl.cfg, &tls_cert_pem, &tls_key_pem, err,
+		    errlen) < 0)
 			return -1;
-	return 0;
+		tls_on = true;
+	}
+	for (size_t i = 0; i < sl.cfg.listen.n && rc == 0; i++)
+		rc = start_one(sl.cfg.listen.v[i], err, errlen);
+	free(tls_cert_pem);
+	free_secret(tls_key_pem);
+	tls_cert_pem = tls_key_pem = NULL;
+	return rc;
 }
 
 void

@@ -8,6 +8,11 @@
 /* File descriptors kept back from the client listeners. */
 #define HTTP_FD_RESERVE	128
 
+struct config;
+
+/* With tls_cert and tls_key set: both files readable, a PEM certificate
+ * and its PEM key. 0, or -1 with "file: reason" in err. */
+int http_tls_check(const struct config *c, char *err, size_t errlen);
 int http_start(char *err, size_t errlen);
 /* Client connections open now, of every kind. */
 long http_open_connections(void);

@@ -231,6 +231,10 @@ main(int argc, char **argv)
 		fprintf(stderr, "%s\n", err);
 		return 1;
 	}
+	if (http_tls_check(&sl.cfg, err, sizeof(err)) < 0) {
+		fprintf(stderr, "%s\n", err);
+		return 1;
+	}
 	if (check) {
 		printf("configuration ok\n");
 		tokens_free(sl.tokens);

@@ -38,6 +38,7 @@ struct ws {
 	struct wsworker		*w;
 	struct conn		*c;
 	int			 fd;
+	int			 tls_fd;	/* MHD's TCP socket, or -1 */
 	struct MHD_UpgradeResponseHandle *urh;
 	struct wssess		*sess;
 	char			*extra;		/* bytes MHD read past the headers */
@@ -174,6 +175,16 @@ teardown(struct ws *s)
 	cds_list_del(&s->link);
 	wssess_free(s->sess);
 	s->sess = NULL;
+	/* Over TLS, MHD 0.9.75 pumps bytes between fd and the client until
+	 * both ways are done. CLOSE shuts the socketpair before it marks the
+	 * handle closed: if MHD's thread sees that end-of-file in between,
+	 * it leaves the inbound way open and looks again only when the
+	 * client sends, which a dead client never does, and the connection
+	 * stays for good. Ending the TCP socket's reading side first closes
+	 * that way; what we wrote still goes out. MHD closes the socket only
+	 * after the CLOSE, so it is still the same socket here. */
+	if (s->tls_fd >= 0)
+		(void)shutdown(s->tls_fd, SHUT_RD);
 	MHD_upgrade_action(s->urh, MHD_UPGRADE_ACTION_CLOSE);
 	pthread_mutex_lock(&c->mu);
 	METRIC_ADD(queued_bytes, -(int64_t)c->inflight);
@@ -419,14 +430,15 @@ ws_wake(struct wsworker *w, struct conn *c)
 }
 
 void
-ws_handoff(struct conn *c, int fd, struct MHD_UpgradeResponseHandle *urh,
-    const char *extra, size_t extra_len)
+ws_handoff(struct conn *c, int fd, int tls_fd,
+    struct MHD_UpgradeResponseHandle *urh, const char *extra, size_t extra_len)
 {
 	struct ws *s = xcalloc(1, sizeof(*s));
 	struct wsworker *w;
 
 	s->c = c;
 	s->fd = fd;
+	s->tls_fd = tls_fd;
 	s->urh = urh;
 	if (extra_len > 0) {
 		s->extra = xmalloc(extra_len);

@@ -18,9 +18,11 @@ long ws_sessions(void);
 /* c has something to write or is closing; takes a reference to c. */
 void ws_wake(struct wsworker *w, struct conn *c);
 /* An upgraded socket: from now on a worker owns it. Takes c's
- * reference. Called from MHD's upgrade handler. */
-void ws_handoff(struct conn *c, int fd, struct MHD_UpgradeResponseHandle *urh,
-    const char *extra, size_t extra_len);
+ * reference. Called from MHD's upgrade handler. Over TLS, fd is one end
+ * of MHD's socketpair and tls_fd MHD's TCP socket to the client (the
+ * worker only shuts its reading side at the end); else tls_fd is -1. */
+void ws_handoff(struct conn *c, int fd, int tls_fd,
+    struct MHD_UpgradeResponseHandle *urh, const char *extra, size_t extra_len);
 /* Sec-WebSocket-Accept for a Sec-WebSocket-Key (RFC 6455 4.2.2).
  * Returns 0, or -1 if the key is not a base64 16-byte nonce. */
 int ws_accept_key(const char *key, char out[29]);

@@ -71,7 +71,9 @@ class Sluice:
         "tokapp2": ("app", "app2"),
     }
 
-    def __init__(self, conf=None, tokens=None, args=(), stdin=None, env=None):
+    def __init__(self, conf=None, tokens=None, args=(), stdin=None, env=None,
+                 tls=None):
+        self.tls = tls           # an ssl.SSLContext: talk HTTPS to it
         self.dir = tempfile.mkdtemp(prefix="sluice-e2e-")
         self.sock = os.path.join(self.dir, "ingest.sock")
         self.tokens = dict(self.DEFAULT_TOKENS if tokens is None else tokens)
@@ -112,7 +114,7 @@ class Sluice:
             time.sleep(0.02)
         if self.port is None:
             raise RuntimeError("sluiced did not start:\n" + self.log())
-        self.base = "http://127.0.0.1:%d" % self.port
+        self.base = "%s://127.0.0.1:%d" % ("https" if tls else "http", self.port)
         self._pub = None
 
     def log(self):
@@ -145,9 +147,14 @@ class Sluice:
         self.send_raw("".join(json.dumps(r) + "\n" for r in records))
 
     # ---- HTTP ----
+    def connect(self, timeout=10):
+        """A socket to the listener, through TLS if the Sluice has tls."""
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=timeout)
+        return self.tls.wrap_socket(s, server_hostname="127.0.0.1") if self.tls else s
+
     def request(self, method, path, token=None, headers=None, body=None):
         """One HTTP/1.1 request; returns (status, headers, body bytes)."""
-        s = socket.create_connection(("127.0.0.1", self.port), timeout=10)
+        s = self.connect()
         h = {"Host": "127.0.0.1", "Connection": "close"}
         if token:
             h["Authorization"] = "Bearer " + token
@@ -241,7 +248,7 @@ class ChunkedStream:
             params["access_token"] = token
             token = None
         q = urllib.parse.urlencode(params)
-        self.sock = socket.create_connection(("127.0.0.1", sl.port), timeout=10)
+        self.sock = sl.connect()
         h = "GET %s%s HTTP/1.1\r\nHost: 127.0.0.1\r\n" % (path, "?" + q if q else "")
         if token:
             h += "Authorization: Bearer %s\r\n" % token
