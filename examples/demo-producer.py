@@ -53,7 +53,6 @@ import argparse
 import hashlib
 import html
 import json
-import os
 import random
 import signal
 import socket
@@ -254,7 +253,8 @@ class Network:
 
     def post(self, reply=False):
         uid = self.active_user()
-        parent = self.rnd.choice(self.posts) if reply and self.posts else None
+        originals = [p for p in self.posts if "repost_of" not in p["obj"]]
+        parent = self.rnd.choice(originals) if reply and originals else None
         c = Content()
         mentions, tags = [], []
         if parent is not None:
@@ -343,7 +343,7 @@ class Network:
                 keys.add("interactions:" + p["user"])
             self.emit({"type": "bookmark", "action": "delete", "id": bid, "keys": sorted(keys)})
             return
-        p = self.rnd.choice(self.posts)
+        p = self.rnd.choice([p for p in self.posts if "repost_of" not in p["obj"]] or self.posts)
         uid = self.other_user(p["user"])
         bid = self.new_id()
         self.users[uid]["counts"]["bookmarks"] += 1
