@@ -58,6 +58,11 @@ t.eq((rc, out.strip(), err), (0, "configuration ok", ""),
 # the commented-out examples are valid values too
 alt = os.path.join(tmp, "all.conf")
 open(os.path.join(tmp, "tokens"), "w").close()
+# -t checks that the TLS files exist and match: give it a real pair
+cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
+subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+                "-nodes", "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=127.0.0.1"],
+               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
 with open(alt, "w") as f:
     for line in open(CONF):
         m = re.match(r"^#(\w+) = ", line)
@@ -65,6 +70,8 @@ with open(alt, "w") as f:
             line = line[1:]
             if m.group(1) == "tokens_file":
                 line = "tokens_file = %s/tokens\n" % tmp
+            elif m.group(1) in ("tls_cert", "tls_key"):
+                line = "%s = %s\n" % (m.group(1), cert if m.group(1) == "tls_cert" else key)
         f.write(line)
 rc, out, err = run([SLUICED, "-t", "-c", alt], cwd=tmp)
 t.eq((rc, out.strip()), (0, "configuration ok"), "with its commented-out examples enabled too")
