@@ -6,6 +6,7 @@
  * WebSocket the writer is the session's worker, woken through its
  * queue only when the connection is not already waiting there. */
 #include "conn.h"
+#include "admin.h"
 #include "alloc.h"
 #include "dispatch.h"
 #include "log.h"
@@ -53,6 +54,7 @@ conn_unref(struct conn *c)
 	if (__atomic_sub_fetch(&c->refs, 1, __ATOMIC_ACQ_REL) != 0)
 		return;
 	drop_queue_locked(c);
+	qlist_clear(&c->sent);
 	pthread_mutex_destroy(&c->mu);
 	free(c);
 }
@@ -160,6 +162,10 @@ conn_take_locked(struct conn *c, char *buf, size_t max)
 	/* MHD asks for more only once it has sent what it had: what the
 	 * previous calls took is now written */
 	c->written_cursor = c->taken_cursor;
+	if (c->sent.head != NULL) {
+		admin_observe_written(c->sent.head);
+		qlist_clear(&c->sent);
+	}
 	if (c->closing)
 		return -1;
 	while (c->q.head != NULL && n < max) {
@@ -193,7 +199,10 @@ conn_take_locked(struct conn *c, char *buf, size_t max)
 		if (q->cursor)
 			c->taken_cursor = q->cursor;
 		METRIC_ADD(queued_bytes, -(int64_t)total);
-		qitem_free(qlist_pop(&c->q));
+		if (q->live)
+			qlist_push(&c->sent, qlist_pop(&c->q));
+		else
+			qitem_free(qlist_pop(&c->q));
 	}
 	/* below a quarter full again: a later backlog earns a new warning */
 	if (c->warned && c->q.bytes < sl.cfg.send_buffer_limit / 4)

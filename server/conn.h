@@ -34,6 +34,8 @@ struct conn {
 
 	/* under mu */
 	struct qlist	 q;
+	struct qlist	 sent;			/* chunked: live events taken by the
+						 * last call, written by the next */
 	size_t		 inflight;		/* taken by the writer, unwritten */
 	bool		 warned;		/* falling_behind sent */
 	bool		 suspended;		/* chunked: MHD connection suspended */
