@@ -82,13 +82,37 @@ bump(uint64_t *v, uint64_t n)
 	    __ATOMIC_RELAXED);
 }
 
+/* An event's cursor is its stamp: the wall clock at ingest in
+ * microseconds (dispatch.c), or just above it when events come faster
+ * than one a microsecond. A clock stepped back reads as no delay. */
+static uint64_t
+observe(struct lat_shard *s, int64_t now, uint64_t stamp, uint32_t n)
+{
+	int64_t d = now - (int64_t)stamp;
+	int b;
+
+	if (d < 0)
+		d = 0;
+	for (b = 0; b < LAT_BUCKETS && d > lat_le_us[b]; b++)
+		;
+	bump(&s->count[b], n);
+	return (uint64_t)d * n;
+}
+
+void
+admin_observe_latency(int64_t now, uint64_t stamp, uint32_t n)
+{
+	struct lat_shard *s = shard();
+
+	bump(&s->sum_us, observe(s, now, stamp, n));
+}
+
 void
 admin_observe_written(const struct qitem *q)
 {
 	struct lat_shard *s = NULL;
-	int64_t now = 0, d;
+	int64_t now = 0;
 	uint64_t sum = 0;
-	int b;
 
 	for (; q != NULL; q = q->next) {
 		if (!q->live)
@@ -97,17 +121,7 @@ admin_observe_written(const struct qitem *q)
 			s = shard();
 			now = wall_us();
 		}
-		/* an event's cursor is the wall clock at its stamp, in
-		 * microseconds (dispatch.c), or just above it when events
-		 * come faster than one a microsecond; a clock stepped back
-		 * reads as no delay */
-		d = now - (int64_t)q->cursor;
-		if (d < 0)
-			d = 0;
-		for (b = 0; b < LAT_BUCKETS && d > lat_le_us[b]; b++)
-			;
-		bump(&s->count[b], 1);
-		sum += (uint64_t)d;
+		sum += observe(s, now, q->cursor, 1);
 	}
 	if (s != NULL)
 		bump(&s->sum_us, sum);

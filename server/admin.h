@@ -5,6 +5,7 @@
 #define SLUICE_ADMIN_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "qitem.h"
 
@@ -15,10 +16,13 @@ int admin_start(char *err, size_t errlen);
 void admin_shutting_down(void);
 void admin_stop(void);
 
-/* Writers, from any thread: the items from first (through next) have
- * just been written to a socket. Each live one (q->live) is observed in
- * sluice_delivery_latency_seconds, from its stamp to now: one clock
- * read for the batch, no lock, no shared cache line. */
+/* Writers, from any thread, with no lock and no shared cache line:
+ * observe in sluice_delivery_latency_seconds n messages of events
+ * stamped at stamp (their cursor) and written to a socket at now
+ * (wall_us). */
+void admin_observe_latency(int64_t now, uint64_t stamp, uint32_t n);
+/* The same for each live item (q->live) from first through next, just
+ * written; one clock read for them all. */
 void admin_observe_written(const struct qitem *first);
 
 #endif
