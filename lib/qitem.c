@@ -39,6 +39,7 @@ build(const void *pre, size_t prelen, const void *head, size_t headlen,
 	q->off = 0;
 	q->cursor = cursor;
 	q->traillen = traillen;
+	q->live = false;
 	if (prelen)
 		memcpy(q->head, pre, prelen);
 	if (headlen)

@@ -17,6 +17,9 @@ struct qitem {
 	uint32_t	 off;		/* bytes already written */
 	uint64_t	 cursor;	/* 0 for keepalives and notices */
 	uint8_t		 traillen;	/* 0, or 2 for "\r\n" (chunked) */
+	bool		 live;		/* an event delivered live, not
+					 * replayed: its writer measures
+					 * its ingest-to-socket latency */
 	char		 head[];
 };
 

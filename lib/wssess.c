@@ -165,6 +165,7 @@ write_data(struct wssess *s, bool head_only)
 {
 	while (s->out.head != NULL) {
 		struct iovec iov[IOV_BATCH * 2];
+		struct qlist done = { 0 };
 		struct qitem *q;
 		int n = 0;
 		ssize_t w;
@@ -207,8 +208,11 @@ write_data(struct wssess *s, bool head_only)
 			left -= rest;
 			if (q->cursor)
 				s->written_cursor = q->cursor;
-			qitem_free(qlist_pop(&s->out));
+			qlist_push(&done, qlist_pop(&s->out));
 		}
+		if (done.head != NULL && s->cb->written != NULL)
+			s->cb->written(s->ud, done.head);
+		qlist_clear(&done);
 		if (s->out.head != NULL && s->out.head->off > 0)
 			return 1;	/* partial: the socket is full */
 		if (head_only)

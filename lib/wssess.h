@@ -21,6 +21,9 @@ struct wssess_cb {
 	ssize_t	(*writev)(void *ud, const struct iovec *iov, int iovcnt);
 	/* a complete text message from the peer (may be NULL) */
 	void	(*on_text)(void *ud, const uint8_t *msg, size_t len);
+	/* data frames just written whole, a list in order from first
+	 * through next; borrowed for the call (may be NULL) */
+	void	(*written)(void *ud, const struct qitem *first);
 };
 
 struct wssess;

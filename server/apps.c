@@ -289,11 +289,17 @@ apps_deliver(struct event *ev)
 		if (!stream_wants(as, &j))
 			continue;
 		frame = event_app_frame(ev);
-		cds_list_for_each_entry(c, &as->conns, app_link)
+		cds_list_for_each_entry(c, &as->conns, app_link) {
+			struct qitem *q;
+
 			/* one catching up will find ev in the log */
-			if (!c->catching_up && conn_push(c, qitem_raw(NULL, 0,
-			    frame, ev->cursor)) == 0)
+			if (c->catching_up)
+				continue;
+			q = qitem_raw(NULL, 0, frame, ev->cursor);
+			q->live = true;
+			if (conn_push(c, q) == 0)
 				METRIC_ADD(deliveries_ws, 1);
+		}
 	}
 	cJSON_Delete(j.msg);
 }

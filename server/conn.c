@@ -6,6 +6,7 @@
  * WebSocket the writer is the session's worker, woken through its
  * queue only when the connection is not already waiting there. */
 #include "conn.h"
+#include "admin.h"
 #include "alloc.h"
 #include "dispatch.h"
 #include "log.h"
@@ -152,6 +153,24 @@ conn_close(struct conn *c, uint16_t code, const char *reason)
 	pthread_mutex_unlock(&c->mu);
 }
 
+/* What the last call took is written: its live events are observed.
+ * Past CONN_STAMPS in one block (a backlog), they are observed at their
+ * mean stamp, which keeps the sum exact. */
+static void
+observe_sent_locked(struct conn *c)
+{
+	int64_t now = wall_us();
+	uint32_t k = c->sent_n < CONN_STAMPS ? c->sent_n : CONN_STAMPS;
+
+	for (uint32_t i = 0; i < k; i++)
+		admin_observe_latency(now, c->sent_stamp[i], 1);
+	if (c->sent_n > k)
+		admin_observe_latency(now, c->sent_more_sum / (c->sent_n - k),
+		    c->sent_n - k);
+	c->sent_n = 0;
+	c->sent_more_sum = 0;
+}
+
 long
 conn_take_locked(struct conn *c, char *buf, size_t max)
 {
@@ -160,6 +179,8 @@ conn_take_locked(struct conn *c, char *buf, size_t max)
 	/* MHD asks for more only once it has sent what it had: what the
 	 * previous calls took is now written */
 	c->written_cursor = c->taken_cursor;
+	if (c->sent_n > 0)
+		observe_sent_locked(c);
 	if (c->closing)
 		return -1;
 	while (c->q.head != NULL && n < max) {
@@ -193,6 +214,13 @@ conn_take_locked(struct conn *c, char *buf, size_t max)
 		if (q->cursor)
 			c->taken_cursor = q->cursor;
 		METRIC_ADD(queued_bytes, -(int64_t)total);
+		if (q->live) {
+			if (c->sent_n < CONN_STAMPS)
+				c->sent_stamp[c->sent_n] = q->cursor;
+			else
+				c->sent_more_sum += q->cursor;
+			c->sent_n++;
+		}
 		qitem_free(qlist_pop(&c->q));
 	}
 	/* below a quarter full again: a later backlog earns a new warning */

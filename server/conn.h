@@ -22,6 +22,8 @@ struct stream;
 struct ws;
 struct wsworker;
 
+#define CONN_STAMPS	4
+
 enum conn_transport { CONN_CHUNKED, CONN_WEBSOCKET };
 enum conn_kind { CONN_USER, CONN_APP };
 
@@ -34,6 +36,14 @@ struct conn {
 
 	/* under mu */
 	struct qlist	 q;
+	/* chunked: stamps (cursors) of the live events the last call took,
+	 * for the next call to observe once MHD has sent them: the first
+	 * CONN_STAMPS one by one, the others as a count and a sum. Kept
+	 * here, not as the items, so that the next call does not go back
+	 * to memory long gone from the cache. */
+	uint64_t	 sent_stamp[CONN_STAMPS];
+	uint64_t	 sent_more_sum;
+	uint32_t	 sent_n;
 	size_t		 inflight;		/* taken by the writer, unwritten */
 	bool		 warned;		/* falling_behind sent */
 	bool		 suspended;		/* chunked: MHD connection suspended */

@@ -160,6 +160,7 @@ push_to_stream(struct stream *st, struct event *ev)
 	struct buf *h = &D.head;
 	struct sub *s;
 	struct msg *tail = tail_for(ev, st->consumer->display);
+	struct qitem *q;
 
 	h->len = 0;
 	buf_adds(h, "{\"meta\":{\"connection_id\":\"");
@@ -171,8 +172,10 @@ push_to_stream(struct stream *st, struct event *ev)
 			buf_addc(h, ',');
 	}
 	buf_adds(h, "],");
-	if (conn_push(st->consumer, conn_item(st->consumer, h->p, h->len,
-	    tail, ev->cursor)) == 0) {
+	q = conn_item(st->consumer, h->p, h->len, tail, ev->cursor);
+	/* a consumer catching up is fed from the log: not timed */
+	q->live = !st->consumer->catching_up;
+	if (conn_push(st->consumer, q) == 0) {
 		if (st->consumer->transport == CONN_CHUNKED)
 			METRIC_ADD(deliveries_chunked, 1);
 		else
@@ -347,6 +350,18 @@ apply_token(struct token_rec *t)
 	    ti.client_id);
 }
 
+/* The admin listener's view of the replay log, which only this thread
+ * may look at. */
+static void
+publish_replay(void)
+{
+	struct event *oldest = replay_at(D.replay, 0);
+
+	METRIC_SET(replay_events, replay_count(D.replay));
+	METRIC_SET(replay_bytes, replay_bytes(D.replay));
+	METRIC_SET(replay_oldest_ms, oldest != NULL ? oldest->ts_ms : 0);
+}
+
 static void
 on_line(const char *line, size_t len)
 {
@@ -368,7 +383,8 @@ on_line(const char *line, size_t len)
 		token_rec_clear(&rec.tok);
 		return;
 	}
-	/* decimal, increasing across restarts too: never below the clock */
+	/* decimal, increasing across restarts too: never below the clock.
+	 * The delivery latency histogram reads the stamp from it (admin.c). */
 	cursor = (uint64_t)wall_us();
 	if (cursor <= D.last_cursor)
 		cursor = D.last_cursor + 1;
@@ -376,6 +392,7 @@ on_line(const char *line, size_t len)
 	event_stamp(rec.ev, cursor, wall_ms());
 	METRIC_ADD(events_ingested, 1);
 	replay_append(D.replay, rec.ev);
+	publish_replay();
 	deliver(rec.ev);
 	event_unref(rec.ev);
 }
@@ -898,6 +915,8 @@ on_tick(struct pollable *p, uint32_t events)
 		touched(c);
 	}
 	replay_expire(D.replay, wall_ms());
+	publish_replay();
+	METRIC_SET(dispatch_tick_ms, now);
 	/* streams nobody has read for replay_window are deleted */
 	cds_list_for_each_entry_safe(st, n, streams_list(), all)
 		if (st->consumer == NULL &&

@@ -274,7 +274,7 @@ chunk_free(void *cls)
 	c->closing = true;
 	c->mhd = NULL;
 	pthread_mutex_unlock(&c->mu);
-	METRIC_ADD(conns_chunked_user, -1);
+	METRIC_ADD(conns[CONN_CHUNKED][CONN_USER], -1);
 	/* the response's reference passes to the op */
 	op->kind = OP_DETACH;
 	op->conn = c;
@@ -450,7 +450,7 @@ user_stream(struct MHD_Connection *mc, const char *url, void **req_cls,
 		return MHD_NO;
 	}
 	__atomic_add_fetch(&open_streams, 1, __ATOMIC_RELAXED);
-	METRIC_ADD(conns_chunked_user, 1);
+	METRIC_ADD(conns[CONN_CHUNKED][CONN_USER], 1);
 	MHD_add_response_header(r, "Content-Type", "application/json");
 	MHD_add_response_header(r, "Connection-Id", op.cid);
 	MHD_add_response_header(r, "Cache-Control", "no-cache");

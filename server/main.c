@@ -1,6 +1,7 @@
 /* main.c - sluiced: command line, start-up, signals, shutdown.
  * The threads and their roles are listed in sluiced.h. */
 #include "autoconf.h"
+#include "admin.h"
 #include "alloc.h"
 #include "config.h"
 #include "dispatch.h"
@@ -256,7 +257,8 @@ main(int argc, char **argv)
 	sl.subs = subtable_new();
 	if (dispatch_start(err, sizeof(err)) < 0 ||
 	    ws_start((int)sl.cfg.workers, err, sizeof(err)) < 0 ||
-	    http_start(err, sizeof(err)) < 0) {
+	    http_start(err, sizeof(err)) < 0 ||
+	    admin_start(err, sizeof(err)) < 0) {
 		log_err("%s", err);
 		return 1;
 	}
@@ -274,6 +276,7 @@ main(int argc, char **argv)
 		break;
 	}
 	log_info("stopping (signal %d)", sig);
+	admin_shutting_down();
 
 	/* stop: no new connections, every stream ended, then the threads */
 	http_quiesce();
@@ -289,6 +292,7 @@ main(int argc, char **argv)
 		struct timespec ts = { 0, 10 * 1000 * 1000 };
 		nanosleep(&ts, NULL);
 	}
+	admin_stop();
 	ws_stop();
 	http_stop();
 	dispatch_stop();

@@ -16,6 +16,8 @@
  *   ws workers  (ws.c) one epoll loop each: own the upgraded WebSocket
  *               sockets handed to them, frame with wslay (wssess.c),
  *               ping, and drop dead peers.
+ *   admin       (admin.c) libmicrohttpd's thread for admin_listen:
+ *               /healthz and /metrics, from atomics only.
  */
 #ifndef SLUICED_H
 #define SLUICED_H
@@ -31,7 +33,9 @@
 struct dispatch;
 struct http;
 
-/* Counters read by the admin listener; updated with relaxed atomics. */
+/* What the admin listener serves (admin.c): counters and gauges kept
+ * by the threads that change them, with relaxed atomics. The latency
+ * histogram lives in admin.c. */
 struct metrics {
 	uint64_t	events_ingested;
 	uint64_t	rejected[INGEST_REASONS];	/* by ingest_reasons[] */
@@ -39,10 +43,15 @@ struct metrics {
 	uint64_t	deliveries_ws;
 	uint64_t	slow_consumer_drops;
 	uint64_t	ws_bytes_written;
-	int64_t		conns_chunked_user;
-	int64_t		conns_ws_user;
-	int64_t		conns_ws_app;
+	int64_t		conns[2][2];	/* open, [conn_transport][conn_kind] */
 	int64_t		queued_bytes;
+	int64_t		streams;	/* stream.c */
+	int64_t		subscriptions;
+	/* the dispatcher owns the replay log: it publishes these */
+	uint64_t	replay_bytes;
+	uint64_t	replay_events;
+	int64_t		replay_oldest_ms;	/* its oldest event's ts; 0: none */
+	int64_t		dispatch_tick_ms;	/* now_ms at its last tick */
 };
 
 struct sluiced {
@@ -60,6 +69,7 @@ extern struct sluiced sl;
 
 #define METRIC_ADD(f, n)	__atomic_add_fetch(&sl.m.f, (n), __ATOMIC_RELAXED)
 #define METRIC_GET(f)		__atomic_load_n(&sl.m.f, __ATOMIC_RELAXED)
+#define METRIC_SET(f, v)	__atomic_store_n(&sl.m.f, (v), __ATOMIC_RELAXED)
 
 int64_t now_ms(void);		/* CLOCK_MONOTONIC */
 /* A non-blocking timerfd ticking often enough for keepalive_interval:

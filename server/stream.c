@@ -182,6 +182,7 @@ stream_create(const struct token_info *tok)
 		bucket[s] = st;
 	}
 	tc_add(st->token_hash, 1);
+	METRIC_ADD(streams, 1);
 	return st;
 }
 
@@ -262,6 +263,8 @@ stream_delete(struct stream *st)
 	cds_list_del(&st->all);
 	tc_add(st->token_hash, -1);
 	nstreams--;
+	METRIC_ADD(streams, -1);
+	METRIC_ADD(subscriptions, -(int64_t)st->nsubs);
 	free(st);
 }
 
@@ -306,6 +309,7 @@ stream_subscribe(struct stream *st, const char *sid, const char *key,
 	s->next = st->subs;
 	st->subs = s;
 	st->nsubs++;
+	METRIC_ADD(subscriptions, 1);
 	subtable_add(sl.subs, s->key, st, s);
 	return s;
 }
@@ -321,6 +325,7 @@ stream_unsubscribe(struct stream *st, struct sub *s)
 			break;
 		}
 	st->nsubs--;
+	METRIC_ADD(subscriptions, -1);
 	subtable_remove(sl.subs, s->key, s);
 	sub_free(s);
 }

@@ -7,6 +7,7 @@
  * a dead peer, above all behind TLS), and ends close handshakes that the
  * peer never answers. */
 #include "ws.h"
+#include "admin.h"
 #include "alloc.h"
 #include "conn.h"
 #include "dispatch.h"
@@ -125,7 +126,13 @@ on_text(void *ud, const uint8_t *msg, size_t len)
 		wssess_send_text(s->sess, "pong", 4);
 }
 
-static const struct wssess_cb io_cb = { io_recv, io_writev, on_text };
+static void
+on_written(void *ud, const struct qitem *first)
+{
+	admin_observe_written(first);
+}
+
+static const struct wssess_cb io_cb = { io_recv, io_writev, on_text, on_written };
 
 /* ---- sessions ---- */
 
@@ -193,10 +200,7 @@ teardown(struct ws *s)
 	c->closing = true;
 	c->ended = true;
 	pthread_mutex_unlock(&c->mu);
-	if (c->kind == CONN_USER)
-		METRIC_ADD(conns_ws_user, -1);
-	else
-		METRIC_ADD(conns_ws_app, -1);
+	METRIC_ADD(conns[CONN_WEBSOCKET][c->kind], -1);
 	__atomic_sub_fetch(&nsessions, 1, __ATOMIC_RELAXED);
 	/* the session's reference passes to the op */
 	op = xcalloc(1, sizeof(*op));
@@ -445,10 +449,7 @@ ws_handoff(struct conn *c, int fd, int tls_fd,
 		memcpy(s->extra, extra, extra_len);
 		s->extra_len = extra_len;
 	}
-	if (c->kind == CONN_USER)
-		METRIC_ADD(conns_ws_user, 1);
-	else
-		METRIC_ADD(conns_ws_app, 1);
+	METRIC_ADD(conns[CONN_WEBSOCKET][c->kind], 1);
 	__atomic_add_fetch(&nsessions, 1, __ATOMIC_RELAXED);
 	w = &workers[__atomic_fetch_add(&next_worker, 1, __ATOMIC_RELAXED) %
 	    (unsigned)nworkers];

@@ -38,6 +38,9 @@ struct io {
 	int		 ntext;
 	char		*text[MAXTEXT];
 	size_t		 textlen[MAXTEXT];
+	int		 nwritten;	/* items the written callback saw */
+	uint64_t	 wcur[MAXFRAMES];	/* their cursors, in order */
+	int		 nwcalls;
 };
 
 static ssize_t
@@ -117,8 +120,19 @@ t_on_text(void *ud, const uint8_t *msg, size_t len)
 	io->textlen[io->ntext++] = len;
 }
 
-static const struct wssess_cb cb = { t_recv, t_writev, t_on_text };
-static const struct wssess_cb cb_notext = { t_recv, t_writev, NULL };
+static void
+t_written(void *ud, const struct qitem *q)
+{
+	struct io *io = ud;
+
+	io->nwcalls++;
+	for (; q != NULL; q = q->next)
+		if (io->nwritten < MAXFRAMES)
+			io->wcur[io->nwritten++] = q->cursor;
+}
+
+static const struct wssess_cb cb = { t_recv, t_writev, t_on_text, t_written };
+static const struct wssess_cb cb_notext = { t_recv, t_writev, NULL, NULL };
 
 static void
 io_init(struct io *io)
@@ -624,6 +638,10 @@ test_data(void)
 	is_int(io.nwritev, 1, "one writev for the whole queue");
 	is_int(wssess_pending(s), 0, "pending 0");
 	is_int(wssess_written_cursor(s), 3, "written cursor 3: the last non-zero");
+	ok(io.nwcalls == 1 && io.nwritten == 5 && io.wcur[0] == 1 &&
+	    io.wcur[1] == 2 && io.wcur[2] == 0 && io.wcur[3] == 3 &&
+	    io.wcur[4] == 0,
+	    "written: one call with the five items in order");
 	n = parse_frames(&io.out, f, MAXFRAMES);
 	is_int(n, 5, "parses as five frames");
 	ok(n == 5 && f[0].len == 21 && memcmp(f[0].p, "{\"seq\":1,", 9) == 0 &&
@@ -682,6 +700,7 @@ test_data(void)
 	is_int(io.out.len, 10, "10 bytes written");
 	is_int(wssess_pending(s), want.len - 10, "pending less 10");
 	is_int(wssess_written_cursor(s), 0, "no item whole: cursor 0");
+	is_int(io.nwritten, 0, "written: no item whole, none reported");
 	is_int(wssess_write(s), 1, "still full (EAGAIN): 1");
 	is_int(io.out.len, 10, "nothing more");
 	is_int(wssess_pending(s), want.len - 10, "pending unchanged");
@@ -689,11 +708,14 @@ test_data(void)
 	is_int(wssess_write(s), 1, "room up to the end of the second item: 1");
 	is_int(io.out.len, ends[1], "two items written");
 	is_int(wssess_written_cursor(s), 2, "cursor 2");
+	ok(io.nwritten == 2 && io.wcur[0] == 1 && io.wcur[1] == 2,
+	    "written: the two whole items, once each");
 	is_int(wssess_pending(s), want.len - ends[1], "pending: the last three");
 	io.budget = NOLIMIT;
 	is_int(wssess_write(s), 0, "room again: 0");
 	ok(out_is_buf(&io, &want), "output byte-identical across EAGAIN");
 	is_int(wssess_pending(s), 0, "pending 0");
+	is_int(io.nwritten, 5, "written: all five reported, once each");
 	wssess_free(s);
 	io_free(&io);
 	buf_free(&want);
@@ -714,6 +736,14 @@ test_data(void)
 	ok(io.maxiov <= IOV_MAX, "iovcnt within IOV_MAX (max %d)", io.maxiov);
 	ok(io.nwritev > 1, "split over several writev calls (%d)", io.nwritev);
 	is_int(wssess_written_cursor(s), 150, "cursor 150");
+	{
+		bool inorder = io.nwritten == 150;
+
+		for (int i = 0; inorder && i < 150; i++)
+			inorder = io.wcur[i] == (uint64_t)i + 1;
+		ok(inorder && io.nwcalls == io.nwritev,
+		    "written: 150 items in order, one call a writev");
+	}
 	n = parse_frames(&io.out, f, MAXFRAMES);
 	is_int(n, 150, "150 frames");
 	wssess_free(s);
@@ -793,6 +823,8 @@ test_interleave(void)
 		ok(ping < pong, "ping before \"pong\"");
 	}
 	is_int(wssess_written_cursor(s), 2, "cursor 2");
+	ok(io.nwritten == 2 && io.wcur[0] == 1 && io.wcur[1] == 2,
+	    "written: the two whole items, once each");
 	wssess_free(s);
 	io_free(&io);
 	buf_free(&fa);
