@@ -7,13 +7,12 @@
  * which the writers fill. */
 #include "admin.h"
 #include "buf.h"
+#include "http.h"
 #include "log.h"
 #include "sluiced.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <microhttpd.h>
-#include <netinet/in.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -324,8 +323,6 @@ admin_start(char *err, size_t errlen)
 {
 	const char *addr = sl.cfg.admin_listen;
 	struct sockaddr_storage ss;
-	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO |
 	    MHD_USE_ERROR_LOG;
 	const union MHD_DaemonInfo *di;
@@ -335,23 +332,11 @@ admin_start(char *err, size_t errlen)
 	started_ms = now_ms();
 	if (addr == NULL || *addr == '\0')
 		return 0;
-	if (config_parse_addr(addr, host, sizeof(host), &port) < 0) {
-		snprintf(err, errlen, "bad admin_listen address '%s'", addr);
+	if (http_sockaddr("admin_listen", addr, &ss, host, sizeof(host), &port,
+	    err, errlen) < 0)
 		return -1;
-	}
-	memset(&ss, 0, sizeof(ss));
-	if (host[0] == '\0' || inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons((uint16_t)port);
-	} else if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)port);
+	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	} else {
-		snprintf(err, errlen, "admin_listen '%s': give a numeric IPv4 "
-		    "or [IPv6] address", addr);
-		return -1;
-	}
 	/* a scrape or a probe at a time: a few connections are plenty */
 	mhd = MHD_start_daemon(flags, 0, NULL, NULL, handle, NULL,
 	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,

@@ -984,12 +984,36 @@ http_tls_check(const struct config *c, char *err, size_t errlen)
 	return tls_load(c, NULL, NULL, err, errlen);
 }
 
+int
+http_sockaddr(const char *what, const char *addr, struct sockaddr_storage *ss,
+    char *host, size_t hostlen, int *port, char *err, size_t errlen)
+{
+	struct sockaddr_in *s4 = (struct sockaddr_in *)ss;
+	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)ss;
+
+	if (config_parse_addr(addr, host, hostlen, port) < 0) {
+		snprintf(err, errlen, "bad %s address '%s'", what, addr);
+		return -1;
+	}
+	memset(ss, 0, sizeof(*ss));
+	if (host[0] == '\0' || inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
+		s4->sin_family = AF_INET;
+		s4->sin_port = htons((uint16_t)*port);
+	} else if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
+		s6->sin6_family = AF_INET6;
+		s6->sin6_port = htons((uint16_t)*port);
+	} else {
+		snprintf(err, errlen, "%s address '%s': give a numeric "
+		    "IPv4 or [IPv6] address", what, addr);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 start_one(const char *addr, char *err, size_t errlen)
 {
 	struct sockaddr_storage ss;
-	struct sockaddr_in *s4 = (struct sockaddr_in *)&ss;
-	struct sockaddr_in6 *s6 = (struct sockaddr_in6 *)&ss;
 	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
 	    MHD_ALLOW_UPGRADE | MHD_USE_ERROR_LOG;
 	char host[256];
@@ -1007,23 +1031,11 @@ start_one(const char *addr, char *err, size_t errlen)
 		snprintf(err, errlen, "more than %d listen addresses", MAX_LISTENERS);
 		return -1;
 	}
-	if (config_parse_addr(addr, host, sizeof(host), &port) < 0) {
-		snprintf(err, errlen, "bad listen address '%s'", addr);
+	if (http_sockaddr("listen", addr, &ss, host, sizeof(host), &port,
+	    err, errlen) < 0)
 		return -1;
-	}
-	memset(&ss, 0, sizeof(ss));
-	if (host[0] == '\0' || inet_pton(AF_INET, host, &s4->sin_addr) == 1) {
-		s4->sin_family = AF_INET;
-		s4->sin_port = htons((uint16_t)port);
-	} else if (inet_pton(AF_INET6, host, &s6->sin6_addr) == 1) {
-		s6->sin6_family = AF_INET6;
-		s6->sin6_port = htons((uint16_t)port);
+	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
-	} else {
-		snprintf(err, errlen, "listen address '%s': give a numeric "
-		    "IPv4 or [IPv6] address", addr);
-		return -1;
-	}
 	if (tls_on)
 		flags |= MHD_USE_TLS;
 	d = MHD_start_daemon(flags, 0, NULL, NULL, handle_request, NULL,

@@ -9,6 +9,14 @@
 #define HTTP_FD_RESERVE	128
 
 struct config;
+struct sockaddr_storage;
+
+/* A listen address ("host:port", "[v6]:port", ":port") as a socket
+ * address; host gets its host part. what names the key in messages.
+ * 0, or -1 with a message in err. */
+int http_sockaddr(const char *what, const char *addr,
+    struct sockaddr_storage *ss, char *host, size_t hostlen, int *port,
+    char *err, size_t errlen);
 
 /* With tls_cert and tls_key set: both files readable, a PEM certificate
  * and its PEM key. 0, or -1 with "file: reason" in err. */
