@@ -48,7 +48,7 @@ struct pubconn {
 	size_t		 olen, ocap;
 	char		*in;		/* reader: responses not yet parsed */
 	size_t		 ilen;
-	bool		 closed;
+	int		 closed;	/* STORE by the reader */
 };
 
 struct nchan {
@@ -336,7 +336,7 @@ reader_main(void *arg)
 			struct pubconn *pc = evs[i].data.ptr;
 			ssize_t r;
 
-			if (pc->closed)
+			if (pc->closed)		/* the reader's own */
 				continue;
 			r = recv(pc->fd, pc->in + pc->ilen, IN_BUF - pc->ilen,
 			    MSG_DONTWAIT);
@@ -347,7 +347,7 @@ reader_main(void *arg)
 				if (n->err[0] == '\0')
 					snprintf(n->err, sizeof(n->err), "nginx "
 					    "closed a publisher connection");
-				pc->closed = true;
+				STORE(pc->closed, 1);
 				epoll_ctl(n->ep, EPOLL_CTL_DEL, pc->fd, NULL);
 			}
 		}
@@ -418,7 +418,7 @@ post(struct bench *b, struct nchan *n, struct pubconn *pc, const char *chan,
 	/* the ring is far larger than the window: a full one means
 	 * nginx has stopped answering */
 	while (pc->head - __atomic_load_n(&pc->tail, __ATOMIC_ACQUIRE) >= RING) {
-		if (pc->closed || mono_us() - waited > 10000000) {
+		if (LOAD(pc->closed) || mono_us() - waited > 10000000) {
 			fprintf(stderr, "sluice-bench: Nchan answers no "
 			    "publish (%s)\n", n->err[0] ? n->err : "10 s");
 			return -1;
@@ -516,7 +516,7 @@ nchan_stop(struct bench *b)
 		while (pending && mono_us() < deadline) {
 			pending = false;
 			for (unsigned i = 0; i < n->npc; i++)
-				if (!n->pc[i].closed && __atomic_load_n(&n->pc[i].tail,
+				if (!LOAD(n->pc[i].closed) && __atomic_load_n(&n->pc[i].tail,
 				    __ATOMIC_ACQUIRE) < n->pc[i].head)
 					pending = true;
 			if (pending)
