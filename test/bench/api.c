@@ -162,7 +162,8 @@ api_main(void *arg)
 		c = &b->cons[i];
 		if (LOAD(c->state) != CS_STREAM)
 			continue;
-		len = b->t->subscribe_request(b, c, req, sizeof(req));
+		len = b->t->subscribe_request == NULL ? 0 :
+		    b->t->subscribe_request(b, c, req, sizeof(req));
 		if (len == 0) {
 			STORE(c->subscribed, 1);
 			a->ok++;

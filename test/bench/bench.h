@@ -72,12 +72,16 @@ struct consumer {
 
 struct bench;
 
-/* What is measured: a server that opens streams and is fed events. Only
- * sluice so far; Nchan and a bare loop floor are meant to fit here. The
- * bench owns the sockets, the clock, the order checks and the figures;
- * a target says what to send and where. */
+/* What is measured: a server that opens streams and is fed events:
+ * sluice (target_sluice.c), Nchan (target_nchan.c) and the bare-loop
+ * floor (target_floor.c, floor.c). The bench owns the sockets, the
+ * clock, the order checks and the figures; a target says what to send
+ * and where. */
 struct target {
 	const char *name;
+	/* a WebSocket stream starts with sluice's {"meta":{"type":
+	 * "connection"}} message */
+	bool	 ws_hello;
 	/* start the server, or attach to a running one: fills b->addr,
 	 * b->hostport and b->pid (0 when unknown). 0 or -1 */
 	int	(*start)(struct bench *b);
@@ -88,21 +92,25 @@ struct target {
 	size_t	(*stream_request)(struct bench *b, const struct consumer *c,
 		    char *out, size_t cap);
 	/* the response head of c's opened stream: take what later calls
-	 * need (c->cid). 0, or -1 with a reason in err */
+	 * need (c->cid). 0, or -1 with a reason in err. NULL: nothing */
 	int	(*stream_opened)(struct bench *b, struct consumer *c,
 		    const char *head, size_t len, char *err, size_t errlen);
-	/* the request that subscribes c; 0 when the stream needs none */
+	/* the request that subscribes c; 0 (or NULL) when the stream
+	 * needs none */
 	size_t	(*subscribe_request)(struct bench *b, const struct consumer *c,
 		    char *out, size_t cap);
-	/* publish events seq .. seq+n-1, each carrying "bench_seq":SEQ and
-	 * "bench_t":CLOCK_REALTIME_US taken as it is written. 0 or -1 */
+	/* publish events seq .. seq+n-1 (event_record), each with its
+	 * bench_t taken as it is written. 0 or -1 */
 	int	(*publish)(struct bench *b, uint64_t seq, unsigned n);
 	/* stop what start started: its exit status, 0 when attached, -1
-	 * when it could not be told */
+	 * when it could not be told. May leave figures of its own in
+	 * b->tnote and b->tjson. */
 	int	(*stop)(struct bench *b);
 };
 
 extern const struct target target_sluice;
+extern const struct target target_nchan;
+extern const struct target target_floor;
 
 struct opts {
 	unsigned	 n;		/* consumers */
@@ -126,6 +134,12 @@ struct opts {
 	pid_t		 pid;		/* its pid, for RSS and CPU */
 	const char	*conf[CONF_MAX];
 	unsigned	 nconf;
+	double		 idle;		/* s of server CPU with nothing sent */
+	unsigned	 floor_batch;	/* floor: frames per write (K) */
+	unsigned	 pub_conns;	/* nchan: publisher connections */
+	unsigned	 nginx_workers;
+	const char	*nginx;		/* nchan: the nginx binary */
+	const char	*nchan_module;	/* and its ngx_nchan_module.so */
 };
 
 /* one receiver thread */
@@ -146,7 +160,7 @@ struct rthread {
 	uint64_t	 failed;
 	/* read after join */
 	uint64_t	 dups, ooo, gaps, warnings, closed, ws_closed;
-	uint64_t	 keepalives, pings, no_hello, bad;
+	uint64_t	 keepalives, pings, bad;
 	char		 err[ERR_MAX];	/* the first failure */
 };
 
@@ -182,6 +196,12 @@ struct bench {
 	int			 stop;			/* STORE */
 	uint64_t		 sub_next;		/* api threads' counter */
 	int			 api_broken;		/* STORE: give up subscribing */
+
+	/* what the target adds to the report: text lines, and JSON
+	 * members each starting with a comma */
+	char			 label[32];		/* e.g. "floor k=8" */
+	char			 tnote[1024];
+	char			 tjson[1024];
 };
 
 /* consumer.c */
@@ -211,6 +231,20 @@ uint64_t consumer_expected(const struct bench *b, const struct consumer *c,
 	    uint64_t sent);
 /* the own-key consumer event seq goes to, or -1 */
 long	 event_tag_consumer(const struct bench *b, uint64_t seq);
+/* Event seq as every target gets it: a post record (SPEC 2.1) of
+ * --size bytes, no newline, carrying "bench_seq":SEQ and "bench_t":
+ * CLOCK_REALTIME microseconds taken now. Its length, 0 if cap is too
+ * small. */
+size_t	 event_record(const struct bench *b, uint64_t seq, char *out,
+	    size_t cap);
+/* a Sec-WebSocket-Key for consumer idx */
+void	 ws_client_key(uint32_t idx, char out[25]);
+/* Nchan's and the floor's stream request: a WebSocket on the channel
+ * in the URL, /sub/global or /sub/bench{idx} */
+size_t	 ws_channel_request(struct bench *b, const struct consumer *c,
+	    char *out, size_t cap);
+/* floor.c: the floor server's main, in the child target_floor.c runs */
+int	 floor_main(int argc, char **argv);
 
 /* sys.c */
 int64_t	 mono_us(void);
@@ -219,7 +253,13 @@ void	 sleep_us(int64_t us);
 long	 proc_rss_kib(pid_t pid);
 /* utime + stime of pid in seconds; -1 when unknown */
 double	 proc_cpu_s(pid_t pid);
+/* the same, summed over pid and its children (nginx's master and
+ * workers) */
+long	 proc_tree_rss_kib(pid_t pid);
+double	 proc_tree_cpu_s(pid_t pid);
 double	 self_cpu_s(void);
+/* CPU seconds the whole machine has been busy (all cores, /proc/stat) */
+double	 machine_busy_s(void);
 int	 write_all(int fd, const char *p, size_t n);
 void	 note(struct bench *b, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));

@@ -158,6 +158,49 @@ connected(struct rthread *rt, struct consumer *c)
 	STORE(c->state, CS_HEADERS);
 }
 
+void
+ws_client_key(uint32_t idx, char out[25])
+{
+	static const char b64[] =
+	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+	unsigned char k[18] = { 0 };
+	uint32_t r = idx * 2654435761u ^ (uint32_t)random();
+
+	for (int i = 0; i < 16; i++) {
+		r = r * 1103515245u + 12345u;
+		k[i] = (unsigned char)(r >> 16);
+	}
+	for (int i = 0, o = 0; i < 18; i += 3, o += 4) {
+		uint32_t v = (uint32_t)k[i] << 16 | (uint32_t)k[i + 1] << 8 | k[i + 2];
+
+		out[o] = b64[v >> 18 & 63];
+		out[o + 1] = b64[v >> 12 & 63];
+		out[o + 2] = b64[v >> 6 & 63];
+		out[o + 3] = b64[v & 63];
+	}
+	out[22] = out[23] = '=';
+	out[24] = '\0';
+}
+
+size_t
+ws_channel_request(struct bench *b, const struct consumer *c, char *out,
+    size_t cap)
+{
+	char key[25], chan[32];
+	int n;
+
+	ws_client_key(c->idx, key);
+	if (c->global)
+		snprintf(chan, sizeof(chan), "global");
+	else
+		snprintf(chan, sizeof(chan), "bench%u", c->idx);
+	n = snprintf(out, cap, "GET /sub/%s HTTP/1.1\r\nHost: %s\r\n"
+	    "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+	    "Sec-WebSocket-Key: %s\r\nSec-WebSocket-Version: 13\r\n\r\n",
+	    chan, b->hostport, key);
+	return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
 /* ---- messages ---- */
 
 static const char *
@@ -467,7 +510,8 @@ head(struct rthread *rt, struct consumer *c, char *buf, size_t to,
 		    (int)(bl > 120 ? 120 : bl), buf + hl);
 		return -1;
 	}
-	if (b->t->stream_opened(b, c, buf, hl, err, sizeof(err)) < 0) {
+	if (b->t->stream_opened != NULL &&
+	    b->t->stream_opened(b, c, buf, hl, err, sizeof(err)) < 0) {
 		fail(rt, c, "%s", err);
 		return -1;
 	}

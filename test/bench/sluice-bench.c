@@ -19,7 +19,7 @@
 
 struct sample {
 	int64_t		 t, wall;
-	double		 srv_cpu, self_cpu;
+	double		 srv_cpu, self_cpu, machine;
 	uint64_t	 delivered;
 };
 
@@ -36,7 +36,9 @@ struct report {
 	uint64_t	 no_hello, keepalives, pings, bad;
 	long		 rss_before, rss_connected, rss_end;
 	double		 srv_cpu, self_cpu;		/* % over the measured interval */
+	double		 rest_cpu;	/* the rest of the machine, same interval */
 	double		 per_cpu_s;	/* deliveries per server CPU second */
+	double		 idle_s, idle_srv_cpu, idle_self_cpu;	/* --idle */
 	int		 server_exit;
 	char		 err[ERR_MAX], sub_err[ERR_MAX];
 	struct sample	 s0, s1;	/* measuring starts; last progress */
@@ -47,7 +49,11 @@ usage(FILE *fp)
 {
 	fprintf(fp,
 	    "usage: sluice-bench [-n N] [--transport ws|chunked|mix] [--keys one|each|mix]\n"
-	    "                    [--rate R] [--duration S] [options]\n"
+	    "                    [--rate R] [--duration S] [--target T] [options]\n"
+	    "  --target T            what to measure: sluice, nchan, floor, floor:K, or\n"
+	    "                        several, comma-separated, one after the other, with\n"
+	    "                        a side-by-side table; all = sluice,nchan,floor\n"
+	    "                        (default sluice)\n"
 	    "  -n N                  consumers (default 100)\n"
 	    "  --transport T         ws, chunked, or mix (every other one) (default ws)\n"
 	    "  --keys K              one: all on /posts/stream/global; each: consumer i on\n"
@@ -76,6 +82,13 @@ usage(FILE *fp)
 	    "  --connect HOST:PORT --ingest PATH [--pid PID]\n"
 	    "                        measure a running sluiced instead (PID: for its\n"
 	    "                        RSS and CPU)\n"
+	    "  --idle S              once all are subscribed, S s of server CPU with\n"
+	    "                        nothing published (idle cost)\n"
+	    "  --floor-batch K       floor: up to K queued frames per write (default 1)\n"
+	    "  --pub-conns N         nchan: publisher connections (default 4)\n"
+	    "  --nginx-workers N     nchan: worker_processes (default 2)\n"
+	    "  --nginx PATH          nchan: the nginx binary (default /usr/sbin/nginx)\n"
+	    "  --nchan-module PATH   nchan: ngx_nchan_module.so (default Debian's)\n"
 	    "  --json                the report as one JSON object on stdout\n"
 	    "  -q, --quiet           no progress lines on stderr\n");
 }
@@ -110,11 +123,80 @@ enum {
 	OPT_TRANSPORT = 256, OPT_SOURCES, OPT_THREADS, OPT_KEYS, OPT_DISPLAY,
 	OPT_RATE, OPT_WINDOW, OPT_WARMUP, OPT_DURATION, OPT_EVENTS, OPT_SIZE,
 	OPT_DRAIN, OPT_INFLIGHT, OPT_API, OPT_CTIMEOUT, OPT_SLUICED, OPT_CONF,
-	OPT_CONNECT, OPT_INGEST, OPT_PID, OPT_KEEP, OPT_JSON
+	OPT_CONNECT, OPT_INGEST, OPT_PID, OPT_KEEP, OPT_JSON, OPT_TARGET,
+	OPT_IDLE, OPT_FLOOR_BATCH, OPT_PUB_CONNS, OPT_NGINX_WORKERS, OPT_NGINX,
+	OPT_NCHAN_MODULE
 };
 
-static void
-parse_args(struct opts *o, int argc, char **argv)
+#define TARGETS_MAX	8
+
+/* one entry of --target */
+struct run {
+	const struct target	*t;
+	unsigned		 floor_batch;	/* 0: --floor-batch */
+	char			 label[32];
+	/* its outcome */
+	struct bench		*b;
+	struct report		*r;
+	int			 rc;		/* 0 clean, 1 did not add up,
+						 * 2 could not run */
+};
+
+static unsigned
+parse_targets(const char *arg, struct run *runs)
+{
+	char buf[256], *save = NULL, *w;
+	unsigned n = 0;
+
+	snprintf(buf, sizeof(buf), "%s", arg);
+	for (w = strtok_r(buf, ",", &save); w != NULL; w = strtok_r(NULL, ",", &save)) {
+		const char *one[3] = { w, NULL, NULL };
+		unsigned k = 1;
+
+		if (strcmp(w, "all") == 0) {
+			one[0] = "sluice";
+			one[1] = "nchan";
+			one[2] = "floor";
+			k = 3;
+		}
+		for (unsigned i = 0; i < k; i++) {
+			struct run *r = &runs[n];
+			const char *name = one[i];
+
+			if (n == TARGETS_MAX) {
+				fprintf(stderr, "sluice-bench: at most %d "
+				    "targets\n", TARGETS_MAX);
+				exit(2);
+			}
+			memset(r, 0, sizeof(*r));
+			if (strcmp(name, "sluice") == 0)
+				r->t = &target_sluice;
+			else if (strcmp(name, "nchan") == 0)
+				r->t = &target_nchan;
+			else if (strcmp(name, "floor") == 0)
+				r->t = &target_floor;
+			else if (strncmp(name, "floor:", 6) == 0) {
+				r->t = &target_floor;
+				r->floor_batch = (unsigned)num_arg("--target "
+				    "floor:K", name + 6, 1, 1024);
+			} else {
+				fprintf(stderr, "sluice-bench: bad --target "
+				    "'%s': sluice, nchan, floor, floor:K or "
+				    "all\n", name);
+				exit(2);
+			}
+			n++;
+		}
+	}
+	if (n == 0) {
+		fprintf(stderr, "sluice-bench: --target names nothing\n");
+		exit(2);
+	}
+	return n;
+}
+
+static unsigned
+parse_args(struct opts *o, struct run *runs, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "transport", required_argument, NULL, OPT_TRANSPORT },
@@ -139,12 +221,21 @@ parse_args(struct opts *o, int argc, char **argv)
 		{ "pid", required_argument, NULL, OPT_PID },
 		{ "keep", no_argument, NULL, OPT_KEEP },
 		{ "json", no_argument, NULL, OPT_JSON },
+		{ "target", required_argument, NULL, OPT_TARGET },
+		{ "idle", required_argument, NULL, OPT_IDLE },
+		{ "floor-batch", required_argument, NULL, OPT_FLOOR_BATCH },
+		{ "pub-conns", required_argument, NULL, OPT_PUB_CONNS },
+		{ "nginx-workers", required_argument, NULL, OPT_NGINX_WORKERS },
+		{ "nginx", required_argument, NULL, OPT_NGINX },
+		{ "nchan-module", required_argument, NULL, OPT_NCHAN_MODULE },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
 	static const char *const transports[] = { "ws", "chunked", "mix", NULL };
 	static const char *const keys[] = { "one", "each", "mix", NULL };
+	const char *targets = "sluice";
+	unsigned nruns;
 	int ch;
 
 	*o = (struct opts){
@@ -152,6 +243,7 @@ parse_args(struct opts *o, int argc, char **argv)
 		.keys = KEYS_ONE, .display_sets = 1, .rate = 100, .window = 256,
 		.warmup = 1, .duration = 10, .drain = 5, .size = 320,
 		.inflight = 256, .api_conns = 4, .connect_timeout = 60,
+		.floor_batch = 1, .pub_conns = 4, .nginx_workers = 2,
 	};
 	while ((ch = getopt_long(argc, argv, "n:qh", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -187,6 +279,13 @@ parse_args(struct opts *o, int argc, char **argv)
 		case OPT_PID: o->pid = (pid_t)num_arg("--pid", optarg, 1, INT_MAX); break;
 		case OPT_KEEP: o->keep = true; break;
 		case OPT_JSON: o->json = true; break;
+		case OPT_TARGET: targets = optarg; break;
+		case OPT_IDLE: o->idle = num_arg("--idle", optarg, 0, 3600); break;
+		case OPT_FLOOR_BATCH: o->floor_batch = (unsigned)num_arg("--floor-batch", optarg, 1, 1024); break;
+		case OPT_PUB_CONNS: o->pub_conns = (unsigned)num_arg("--pub-conns", optarg, 1, 64); break;
+		case OPT_NGINX_WORKERS: o->nginx_workers = (unsigned)num_arg("--nginx-workers", optarg, 1, 64); break;
+		case OPT_NGINX: o->nginx = optarg; break;
+		case OPT_NCHAN_MODULE: o->nchan_module = optarg; break;
 		default: usage(stderr); exit(2);
 		}
 	}
@@ -201,6 +300,28 @@ parse_args(struct opts *o, int argc, char **argv)
 		    "sluiced: --sluiced and --conf do not apply\n");
 		exit(2);
 	}
+	nruns = parse_targets(targets, runs);
+	for (unsigned i = 0; i < nruns; i++) {
+		if (runs[i].t != &target_sluice && o->connect != NULL) {
+			fprintf(stderr, "sluice-bench: --connect measures a "
+			    "running sluiced: --target sluice only\n");
+			exit(2);
+		}
+		if (runs[i].t != &target_sluice && o->transport != TR_WS) {
+			fprintf(stderr, "sluice-bench: %s is measured over "
+			    "WebSocket only (--transport ws)\n", runs[i].t->name);
+			exit(2);
+		}
+		if (runs[i].t == &target_floor && runs[i].floor_batch == 0)
+			runs[i].floor_batch = o->floor_batch;
+		if (runs[i].t == &target_floor && runs[i].floor_batch > 1)
+			snprintf(runs[i].label, sizeof(runs[i].label),
+			    "floor k=%u", runs[i].floor_batch);
+		else
+			snprintf(runs[i].label, sizeof(runs[i].label), "%s",
+			    runs[i].t->name);
+	}
+	return nruns;
 }
 
 /* Can n consumers be opened at all? Raises RLIMIT_NOFILE to the hard
@@ -209,7 +330,8 @@ static int
 check_limits(struct bench *b)
 {
 	struct rlimit rl;
-	unsigned long long need = (unsigned long long)b->o.n + b->o.api_conns + 64;
+	unsigned long long need = (unsigned long long)b->o.n + b->o.api_conns +
+	    b->o.pub_conns + 64;
 	unsigned lo = 32768, hi = 60999;
 	FILE *f;
 
@@ -223,7 +345,8 @@ check_limits(struct bench *b)
 		    "process may have %llu files open (RLIMIT_NOFILE, hard limit "
 		    "%llu) and needs %llu; -n %llu at most\n", b->o.n,
 		    (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max,
-		    need, (unsigned long long)rl.rlim_cur - b->o.api_conns - 64);
+		    need, (unsigned long long)rl.rlim_cur - b->o.api_conns -
+		    b->o.pub_conns - 64);
 		return -1;
 	}
 	if ((f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "r")) != NULL) {
@@ -287,6 +410,42 @@ event_tag_consumer(const struct bench *b, uint64_t seq)
 	return b->ntag ? (long)b->tagcons[(seq - 1) % b->ntag] : -1;
 }
 
+size_t
+event_record(const struct bench *b, uint64_t seq, char *out, size_t cap)
+{
+	char keys[64];
+	long tag = event_tag_consumer(b, seq);
+	unsigned long long q = (unsigned long long)seq;
+	size_t pad;
+	int w;
+
+	if (tag >= 0)
+		snprintf(keys, sizeof(keys), "%s\"tag:bench%ld\"",
+		    b->nglobal ? "\"global\"," : "", tag);
+	else
+		snprintf(keys, sizeof(keys), "\"global\"");
+	w = snprintf(out, cap,
+	    "{\"type\":\"post\",\"action\":\"create\",\"id\":"
+	    "\"%llu\",\"keys\":[%s],\"data\":{\"id\":\"%llu\","
+	    "\"bench_seq\":%llu,\"bench_t\":%lld,\"content\":"
+	    "{\"text\":\"post\",\"html\":\"<p>post</p>\"},"
+	    "\"raw\":[{\"type\":\"x\",\"value\":{}}],"
+	    "\"annotations\":[{\"type\":\"x\",\"value\":{}}],"
+	    "\"user\":{\"id\":\"1\",\"username\":\"b\",\"raw\":"
+	    "[{\"type\":\"x\",\"value\":{}}]},\"pad\":\"",
+	    q, keys, q, q, (long long)wall_us());
+	if (w < 0 || (size_t)w + 3 > cap)
+		return 0;
+	/* --size bytes with the newline a line-based target adds,
+	 * unless the fields alone are longer */
+	pad = b->o.size > (size_t)w + 4 ? b->o.size - (size_t)w - 4 : 0;
+	if (pad > cap - (size_t)w - 3)
+		return 0;
+	memset(out + w, 'x', pad);
+	memcpy(out + w + pad, "\"}}", 3);
+	return (size_t)w + pad + 3;
+}
+
 uint64_t
 consumer_expected(const struct bench *b, const struct consumer *c,
     uint64_t sent)
@@ -327,8 +486,9 @@ take_sample(struct bench *b, struct sample *s)
 {
 	s->t = mono_us();
 	s->wall = wall_us();
-	s->srv_cpu = proc_cpu_s(b->pid);
+	s->srv_cpu = proc_tree_cpu_s(b->pid);
 	s->self_cpu = self_cpu_s();
+	s->machine = machine_busy_s();
 	s->delivered = delivered_now(b);
 }
 
@@ -464,6 +624,13 @@ cpu_figures(struct report *r)
 			    r->s0.delivered) / cpu;
 	}
 	r->self_cpu = (r->s1.self_cpu - r->s0.self_cpu) / s * 100;
+	r->rest_cpu = -1;
+	if (r->s0.machine >= 0 && r->s1.machine >= 0 && r->srv_cpu >= 0) {
+		r->rest_cpu = (r->s1.machine - r->s0.machine) / s * 100 -
+		    r->srv_cpu - r->self_cpu;
+		if (r->rest_cpu < 0)
+			r->rest_cpu = 0;
+	}
 }
 
 static void
@@ -550,8 +717,8 @@ collect(struct bench *b, struct report *r)
 	for (uint32_t i = 0; i < b->o.n; i++) {
 		struct consumer *c = &b->cons[i];
 
-		if (c->ws && c->state >= CS_STREAM && c->state != CS_FAILED &&
-		    !c->hello)
+		if (b->t->ws_hello && c->ws && c->state >= CS_STREAM &&
+		    c->state != CS_FAILED && !c->hello)
 			r->no_hello++;
 		if (c->subscribed && c->next_seq <= r->sent)
 			r->lost += (r->sent - c->next_seq) / c->stride + 1;
@@ -593,7 +760,7 @@ report_json(struct bench *b, struct report *r)
 	printf("{\"target\":\"%s\",\"transport\":\"%s\",\"keys\":\"%s\","
 	    "\"display_sets\":%u,\"rate\":%g,\"window\":%u,\"size\":%u,"
 	    "\"threads\":%u,\"sources\":%u,",
-	    b->t->name, tr[o->transport], keys[o->keys], o->display_sets,
+	    b->label, tr[o->transport], keys[o->keys], o->display_sets,
 	    o->rate, o->window, o->size, o->threads, o->sources);
 	printf("\"consumers\":%u,\"connected\":%llu,\"connect_failed\":%llu,"
 	    "\"subscribed\":%llu,\"subscribe_failed\":%llu,"
@@ -632,10 +799,10 @@ report_json(struct bench *b, struct report *r)
 	printf("\"server_pid\":%d,\"server_rss_kib\":{\"before\":%ld,"
 	    "\"connected\":%ld,\"end\":%ld},\"server_kib_per_conn\":%.2f,"
 	    "\"server_cpu_pct\":%.1f,\"bench_cpu_pct\":%.1f,"
-	    "\"deliveries_per_server_cpu_sec\":%.0f,"
+	    "\"deliveries_per_server_cpu_sec\":%.0f,\"rest_cpu_pct\":%.1f,"
 	    "\"server_exit_status\":%d",
 	    (int)b->pid, r->rss_before, r->rss_connected, r->rss_end,
-	    per, r->srv_cpu, r->self_cpu, r->per_cpu_s,
+	    per, r->srv_cpu, r->self_cpu, r->per_cpu_s, r->rest_cpu,
 	    r->server_exit);
 	if (r->err[0] != '\0') {
 		printf(",\"first_error\":");
@@ -645,7 +812,11 @@ report_json(struct bench *b, struct report *r)
 		printf(",\"subscribe_error\":");
 		json_str(r->sub_err);
 	}
-	printf("}\n");
+	if (o->idle > 0)
+		printf(",\"idle_seconds\":%.3f,\"idle_server_cpu_pct\":%.2f,"
+		    "\"idle_bench_cpu_pct\":%.2f", r->idle_s, r->idle_srv_cpu,
+		    r->idle_self_cpu);
+	printf("%s}", b->tjson);
 }
 
 static void
@@ -666,7 +837,7 @@ report_text(struct bench *b, struct report *r)
 	char m0[32], m1[32], m2[32];
 	double dps = r->deliver_s > 0 ? (double)r->delivered_measured / r->deliver_s : 0;
 
-	printf("target          %s at %s (pid %d)\n", b->t->name, b->hostport,
+	printf("target          %s at %s (pid %d)\n", b->label, b->hostport,
 	    (int)b->pid);
 	printf("setup           %u consumers, %s, keys %s, display sets %u, "
 	    "%u receiver thread%s, %u sources\n", o->n, tr[o->transport],
@@ -719,16 +890,201 @@ report_text(struct bench *b, struct report *r)
 		    (double)(r->rss_connected - r->rss_before) / (double)r->up);
 	printf("\n");
 	if (r->srv_cpu >= 0)
-		printf("CPU             server %.0f%%, bench %.0f%% (100%% = one core): "
-		    "%.0f deliveries per server CPU second\n", r->srv_cpu,
-		    r->self_cpu, r->per_cpu_s);
+		printf("CPU             server %.0f%%, bench %.0f%%, the rest of the "
+		    "machine %.0f%% (100%% = one core): %.0f deliveries per server "
+		    "CPU second\n", r->srv_cpu, r->self_cpu, r->rest_cpu,
+		    r->per_cpu_s);
 	else
 		printf("CPU             bench %.0f%% (server unknown: no --pid)\n",
 		    r->self_cpu);
+	if (o->idle > 0)
+		printf("idle CPU        server %.2f%%, bench %.2f%% over %.1f s with "
+		    "%llu consumers open and nothing sent\n", r->idle_srv_cpu,
+		    r->idle_self_cpu, r->idle_s, (unsigned long long)r->up);
+	fputs(b->tnote, stdout);
 	if (r->err[0] != '\0')
 		printf("first error     %s\n", r->err);
 	if (r->sub_err[0] != '\0')
 		printf("subscribe error %s\n", r->sub_err);
+}
+
+/* ---- several targets side by side ---- */
+
+static double
+dps(const struct report *r)
+{
+	return r->deliver_s > 0 ? (double)r->delivered_measured / r->deliver_s : 0;
+}
+
+static double
+p99_ms(const struct report *r)
+{
+	return ms(hist_pct(&r->lat, 99));
+}
+
+/* the first run of target t that ran (for floor: k = 1 first) */
+static const struct run *
+find_run(const struct run *runs, unsigned n, const struct target *t)
+{
+	const struct run *any = NULL;
+
+	for (unsigned i = 0; i < n; i++)
+		if (runs[i].t == t && runs[i].rc < 2) {
+			if (runs[i].floor_batch <= 1)
+				return &runs[i];
+			if (any == NULL)
+				any = &runs[i];
+		}
+	return any;
+}
+
+struct ratio {
+	const char	*key, *what, *goal;
+	double		 v;	/* < 0: not measured */
+};
+
+static void
+ratios(const struct run *runs, unsigned n, struct ratio out[3])
+{
+	const struct run *s = find_run(runs, n, &target_sluice);
+	const struct run *c = find_run(runs, n, &target_nchan);
+	const struct run *f = find_run(runs, n, &target_floor);
+
+	out[0] = (struct ratio){ "sluice_nchan_deliveries",
+	    "sluice / Nchan deliveries/s", ">= 5 saturating, 5,000 on one key", -1 };
+	out[1] = (struct ratio){ "sluice_floor_p99", "sluice p99 / floor p99",
+	    "<= 1.15 at 5,000 x 10 events/s", -1 };
+	out[2] = (struct ratio){ "sluice_nchan_p99", "sluice p99 / Nchan p99",
+	    "<= 0.5 at 1,000 x 100 events/s", -1 };
+	if (s != NULL && c != NULL && dps(c->r) > 0)
+		out[0].v = dps(s->r) / dps(c->r);
+	if (s != NULL && f != NULL && p99_ms(f->r) > 0)
+		out[1].v = p99_ms(s->r) / p99_ms(f->r);
+	if (s != NULL && c != NULL && p99_ms(c->r) > 0)
+		out[2].v = p99_ms(s->r) / p99_ms(c->r);
+}
+
+static void
+row(const char *name, const struct run *runs, unsigned n,
+    void (*cell)(char *out, size_t len, const struct run *))
+{
+	printf("%-22s", name);
+	for (unsigned i = 0; i < n; i++) {
+		char v[48] = "-";
+
+		if (runs[i].rc < 2)
+			cell(v, sizeof(v), &runs[i]);
+		printf(" %13s", v);
+	}
+	printf("\n");
+}
+
+#define CELL(fn, ...)							\
+static void								\
+fn(char *out, size_t len, const struct run *u)				\
+{									\
+	const struct report *r = u->r;					\
+	(void)r;							\
+	snprintf(out, len, __VA_ARGS__);				\
+}
+
+CELL(c_connected, "%llu", (unsigned long long)r->subscribed)
+CELL(c_connect_rate, "%.0f", r->t_subscribed > 0 ?
+    (double)r->subscribed / r->t_subscribed : 0)
+CELL(c_events, "%.0f", r->measured_s > 0 ?
+    (double)r->measured_events / r->measured_s : 0)
+CELL(c_dps, "%.0f", dps(r))
+CELL(c_p50, "%.2f", ms(hist_pct(&r->lat, 50)))
+CELL(c_p90, "%.2f", ms(hist_pct(&r->lat, 90)))
+CELL(c_p99, "%.2f", p99_ms(r))
+CELL(c_max, "%.2f", ms(r->lat.n ? r->lat.max : 0))
+CELL(c_order, "%llu/%llu/%llu", (unsigned long long)r->lost,
+    (unsigned long long)r->dups, (unsigned long long)r->ooo)
+CELL(c_rss, "%.1f", r->rss_connected >= 0 ? (double)r->rss_connected / 1024 : -1)
+CELL(c_per_conn, "%.2f", r->up && r->rss_connected >= 0 && r->rss_before >= 0 ?
+    (double)(r->rss_connected - r->rss_before) / (double)r->up : -1)
+CELL(c_rss_end, "%.1f", r->rss_end >= 0 ? (double)r->rss_end / 1024 : -1)
+CELL(c_srv_cpu, "%.0f", r->srv_cpu)
+CELL(c_self_cpu, "%.0f", r->self_cpu)
+CELL(c_rest_cpu, "%.0f", r->rest_cpu)
+CELL(c_per_cpu, "%.0f", r->per_cpu_s)
+CELL(c_idle, "%.2f", r->idle_srv_cpu)
+
+static void
+c_outcome(char *out, size_t len, const struct run *u)
+{
+	snprintf(out, len, "%s", u->rc == 0 ? "ok" : "did not add up");
+}
+
+static void
+side_by_side_text(const struct run *runs, unsigned n)
+{
+	struct ratio rt[3];
+
+	printf("\nside by side%10s", "");
+	for (unsigned i = 0; i < n; i++)
+		printf(" %13s", runs[i].label);
+	printf("\n");
+	row("consumers subscribed", runs, n, c_connected);
+	row("connections/s", runs, n, c_connect_rate);
+	row("events/s", runs, n, c_events);
+	row("deliveries/s", runs, n, c_dps);
+	row("latency p50 ms", runs, n, c_p50);
+	row("latency p90 ms", runs, n, c_p90);
+	row("latency p99 ms", runs, n, c_p99);
+	row("latency max ms", runs, n, c_max);
+	row("lost/dup/out of order", runs, n, c_order);
+	row("RSS connected MiB", runs, n, c_rss);
+	row("RSS KiB/connection", runs, n, c_per_conn);
+	row("RSS at the end MiB", runs, n, c_rss_end);
+	row("server CPU %", runs, n, c_srv_cpu);
+	row("bench CPU %", runs, n, c_self_cpu);
+	row("rest of machine CPU %", runs, n, c_rest_cpu);
+	row("deliv./server CPU s", runs, n, c_per_cpu);
+	if (runs[0].b->o.idle > 0)
+		row("idle server CPU %", runs, n, c_idle);
+	row("outcome", runs, n, c_outcome);
+	for (unsigned i = 0; i < n; i++)
+		if (runs[i].rc == 2)
+			printf("(%s: did not run; why is on stderr)\n",
+			    runs[i].label);
+	ratios(runs, n, rt);
+	printf("ratios (issue 7's goals; each holds for its own scenario):\n");
+	for (int i = 0; i < 3; i++) {
+		if (rt[i].v < 0)
+			printf("  %-28s %8s   goal %s\n", rt[i].what, "-",
+			    rt[i].goal);
+		else
+			printf("  %-28s %8.2f   goal %s\n", rt[i].what, rt[i].v,
+			    rt[i].goal);
+	}
+}
+
+static void
+side_by_side_json(const struct run *runs, unsigned n)
+{
+	struct ratio rt[3];
+
+	printf("{\"runs\":[");
+	for (unsigned i = 0; i < n; i++) {
+		if (i > 0)
+			putchar(',');
+		if (runs[i].rc == 2)
+			printf("{\"target\":\"%s\",\"error\":\"did not run\"}",
+			    runs[i].label);
+		else
+			report_json(runs[i].b, runs[i].r);
+	}
+	ratios(runs, n, rt);
+	printf("],\"ratios\":{");
+	for (int i = 0; i < 3; i++) {
+		printf("%s\"%s\":", i ? "," : "", rt[i].key);
+		if (rt[i].v < 0)
+			printf("null");
+		else
+			printf("%.4f", rt[i].v);
+	}
+	printf("}}\n");
 }
 
 /* ---- main ---- */
@@ -748,12 +1104,27 @@ set_exe_dir(struct bench *b)
 		*slash = '\0';
 }
 
+/* --idle: the server's CPU with every consumer open and nothing sent */
+static void
+idle(struct bench *b, struct report *r)
+{
+	int64_t t0 = mono_us();
+	double s0 = proc_tree_cpu_s(b->pid), self0 = self_cpu_s(), s1;
+
+	note(b, "idle: %.3g s with nothing sent", b->o.idle);
+	sleep_us((int64_t)(b->o.idle * 1e6));
+	r->idle_s = (double)(mono_us() - t0) / 1e6;
+	s1 = proc_tree_cpu_s(b->pid);
+	r->idle_srv_cpu = s0 >= 0 && s1 >= 0 ? (s1 - s0) / r->idle_s * 100 : -1;
+	r->idle_self_cpu = (self_cpu_s() - self0) / r->idle_s * 100;
+}
+
 static int
 run(struct bench *b, struct report *r)
 {
 	int rc = 0;
 
-	r->rss_before = proc_rss_kib(b->pid);
+	r->rss_before = proc_tree_rss_kib(b->pid);
 	connect_all(b, r);
 	if (r->up < b->o.n)
 		fprintf(stderr, "sluice-bench: only %llu of %u consumers "
@@ -763,69 +1134,117 @@ run(struct bench *b, struct report *r)
 	if (r->sub_failed > 0)
 		fprintf(stderr, "sluice-bench: %llu subscriptions failed (%s)\n",
 		    (unsigned long long)r->sub_failed, r->sub_err);
-	r->rss_connected = proc_rss_kib(b->pid);
+	r->rss_connected = proc_tree_rss_kib(b->pid);
 	if (r->subscribed == 0) {
 		fprintf(stderr, "sluice-bench: no consumer is subscribed; "
 		    "nothing to measure\n");
 		return -1;
 	}
+	if (b->o.idle > 0)
+		idle(b, r);
 	note(b, "publishing: %.3g s warm-up, %.3g s measured", b->o.warmup,
 	    b->o.duration);
 	if (publish(b, r) < 0)
 		rc = -1;
 	drain(b, r);
 	cpu_figures(r);
-	r->rss_end = proc_rss_kib(b->pid);
+	r->rss_end = proc_tree_rss_kib(b->pid);
 	return rc;
+}
+
+/* One target through the whole run: u->rc 0 when everything added up,
+ * 1 when the run finished but did not, 2 when it could not run. */
+static void
+run_target(const struct opts *o, struct run *u)
+{
+	struct bench *b = calloc(1, sizeof(*b));
+	struct report *r = calloc(1, sizeof(*r));
+
+	u->b = b;
+	u->r = r;
+	u->rc = 2;
+	if (b == NULL || r == NULL) {
+		fprintf(stderr, "sluice-bench: out of memory\n");
+		return;
+	}
+	b->o = *o;
+	if (u->floor_batch > 0)
+		b->o.floor_batch = u->floor_batch;
+	b->t = u->t;
+	snprintf(b->label, sizeof(b->label), "%s", u->label);
+	set_exe_dir(b);
+	if (setup_consumers(b) < 0) {
+		fprintf(stderr, "sluice-bench: out of memory\n");
+		return;
+	}
+	b->m_first = b->m_last = UINT64_MAX;
+	note(b, "target %s", u->label);
+	if (b->t->start(b) < 0 || b->t->prepare(b) < 0) {
+		b->t->stop(b);
+		goto out;
+	}
+	u->rc = run(b, r) < 0 ? 2 : 0;
+	if (b->rt != NULL) {
+		receivers_stop(b);
+		collect(b, r);
+	}
+	r->server_exit = b->t->stop(b);
+	if (u->rc == 0 && (r->up < b->o.n || r->subscribed < r->up ||
+	    r->lost || r->dups || r->ooo || r->server_exit != 0))
+		u->rc = 1;
+out:
+	free(b->rt);
+	free(b->cons);
+	free(b->tagcons);
+	free(b->done);
+	b->rt = NULL;
+	b->cons = NULL;
+	b->tagcons = NULL;
+	b->done = NULL;
 }
 
 int
 main(int argc, char **argv)
 {
-	struct bench b;
-	struct report *r;
+	struct run runs[TARGETS_MAX];
+	struct bench lim;
+	unsigned n;
 	int rc = 0;
 
-	memset(&b, 0, sizeof(b));
-	parse_args(&b.o, argc, argv);
-	set_exe_dir(&b);
+	/* the floor's server, in the child target_floor.c starts */
+	if (argc > 1 && strcmp(argv[1], "--floor-server") == 0)
+		return floor_main(argc, argv);
+	memset(&lim, 0, sizeof(lim));
+	n = parse_args(&lim.o, runs, argc, argv);
 	signal(SIGPIPE, SIG_IGN);
 	srandom((unsigned)(getpid() ^ wall_us()));
-	if (check_limits(&b) < 0)
+	if (check_limits(&lim) < 0)
 		return 2;
-	r = calloc(1, sizeof(*r));
-	if (r == NULL || setup_consumers(&b) < 0) {
-		fprintf(stderr, "sluice-bench: out of memory\n");
-		return 2;
+	for (unsigned i = 0; i < n; i++) {
+		run_target(&lim.o, &runs[i]);
+		if (runs[i].rc > rc)
+			rc = runs[i].rc;
+		if (n == 1 && runs[i].rc < 2) {
+			if (lim.o.json) {
+				report_json(runs[i].b, runs[i].r);
+				putchar('\n');
+			} else
+				report_text(runs[i].b, runs[i].r);
+		} else if (n > 1 && !lim.o.json && runs[i].rc < 2) {
+			report_text(runs[i].b, runs[i].r);
+			printf("\n");
+			fflush(stdout);
+		}
 	}
-	b.m_first = b.m_last = UINT64_MAX;
-	b.t = &target_sluice;
-	if (b.t->start(&b) < 0 || b.t->prepare(&b) < 0) {
-		b.t->stop(&b);
-		rc = 2;
-		goto out;
-	}
-	if (run(&b, r) < 0)
-		rc = 2;
-	if (b.rt != NULL) {
-		receivers_stop(&b);
-		collect(&b, r);
-	}
-	r->server_exit = b.t->stop(&b);
-	if (rc == 0) {
-		if (b.o.json)
-			report_json(&b, r);
+	if (n > 1) {
+		if (lim.o.json)
+			side_by_side_json(runs, n);
 		else
-			report_text(&b, r);
-		if (r->up < b.o.n || r->subscribed < r->up || r->lost || r->dups ||
-		    r->ooo || r->server_exit != 0)
-			rc = 1;
+			side_by_side_text(runs, n);
 	}
-out:
-	free(b.rt);
-	free(b.cons);
-	free(b.tagcons);
-	free(b.done);
-	free(r);
+	for (unsigned i = 0; i < n; i++) {
+		free(runs[i].b);
+		free(runs[i].r);
+	}
 	return rc;
 }

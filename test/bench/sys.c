@@ -2,6 +2,7 @@
 #include "bench.h"
 #include "sys.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -9,7 +10,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -118,6 +121,88 @@ proc_cpu_s(pid_t pid)
 	return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
+/* the pids whose parent is pid (nginx's workers), at most max */
+static size_t
+children_of(pid_t pid, pid_t *out, size_t max)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	size_t n = 0;
+
+	if (d == NULL)
+		return 0;
+	while (n < max && (de = readdir(d)) != NULL) {
+		char path[300], line[512], *p;
+		int ppid;
+		FILE *f;
+
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", de->d_name);
+		if ((f = fopen(path, "r")) == NULL)
+			continue;
+		p = fgets(line, sizeof(line), f);
+		fclose(f);
+		if (p == NULL || (p = strrchr(line, ')')) == NULL)
+			continue;
+		if (sscanf(p + 1, " %*c %d", &ppid) == 1 && ppid == pid)
+			out[n++] = (pid_t)atoi(de->d_name);
+	}
+	closedir(d);
+	return n;
+}
+
+long
+proc_tree_rss_kib(pid_t pid)
+{
+	pid_t kids[64];
+	size_t n = children_of(pid, kids, 64);
+	long sum = proc_rss_kib(pid);
+
+	for (size_t i = 0; i < n && sum >= 0; i++) {
+		long k = proc_rss_kib(kids[i]);
+
+		if (k > 0)
+			sum += k;
+	}
+	return sum;
+}
+
+double
+proc_tree_cpu_s(pid_t pid)
+{
+	pid_t kids[64];
+	size_t n = children_of(pid, kids, 64);
+	double sum = proc_cpu_s(pid);
+
+	for (size_t i = 0; i < n && sum >= 0; i++) {
+		double k = proc_cpu_s(kids[i]);
+
+		if (k > 0)
+			sum += k;
+	}
+	return sum;
+}
+
+double
+machine_busy_s(void)
+{
+	unsigned long long v[8] = { 0 };
+	FILE *f = fopen("/proc/stat", "r");
+	int n;
+
+	if (f == NULL)
+		return -1;
+	/* cpu user nice system idle iowait irq softirq steal */
+	n = fscanf(f, "cpu %llu %llu %llu %llu %llu %llu %llu %llu", &v[0],
+	    &v[1], &v[2], &v[3], &v[4], &v[5], &v[6], &v[7]);
+	fclose(f);
+	if (n < 7)
+		return -1;
+	return (double)(v[0] + v[1] + v[2] + v[5] + v[6]) /
+	    (double)sysconf(_SC_CLK_TCK);
+}
+
 double
 self_cpu_s(void)
 {
@@ -126,6 +211,23 @@ self_cpu_s(void)
 	getrusage(RUSAGE_SELF, &ru);
 	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
 	    (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+int
+loopback_port(void)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t sl = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -1;
+
+	if (fd < 0)
+		return -1;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 &&
+	    getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
+		port = ntohs(sa.sin_port);
+	close(fd);
+	return port;
 }
 
 pid_t

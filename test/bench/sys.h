@@ -7,6 +7,8 @@
 /* fork and exec argv (PATH searched), stdin /dev/null, stdout and
  * stderr into logpath; the pid or -1 */
 pid_t	 spawn_logged(char *const argv[], const char *logpath);
+/* a TCP port on 127.0.0.1 that was free a moment ago, or -1 */
+int	 loopback_port(void);
 /* the whole file, NUL-terminated (malloc'd), or NULL */
 char	*read_file(const char *path);
 /* the log's text once it holds word; NULL if pid exits or timeout

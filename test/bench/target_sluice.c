@@ -27,7 +27,6 @@ struct sluice {
 	int	 ingest;
 	char	*batch;
 	size_t	 batchcap;
-	char	*pad;			/* --size worth of filler */
 };
 
 /* the config the bench runs sluiced with; --conf replaces or adds */
@@ -177,10 +176,8 @@ sluice_start(struct bench *b)
 	s->ingest = -1;
 	s->batchcap = BATCH_MAX * ((size_t)b->o.size + 512);
 	s->batch = malloc(s->batchcap);
-	s->pad = malloc((size_t)b->o.size + 1);
-	if (s->batch == NULL || s->pad == NULL)
+	if (s->batch == NULL)
 		return -1;
-	memset(s->pad, 'x', b->o.size);
 	if (b->o.connect != NULL) {
 		const char *in = b->o.ingest;
 
@@ -303,30 +300,6 @@ sluice_prepare(struct bench *b)
 	return 0;
 }
 
-static void
-ws_key(uint32_t idx, char out[25])
-{
-	static const char b64[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	unsigned char k[18] = { 0 };
-	uint32_t r = idx * 2654435761u ^ (uint32_t)random();
-
-	for (int i = 0; i < 16; i++) {
-		r = r * 1103515245u + 12345u;
-		k[i] = (unsigned char)(r >> 16);
-	}
-	for (int i = 0, o = 0; i < 18; i += 3, o += 4) {
-		uint32_t v = (uint32_t)k[i] << 16 | (uint32_t)k[i + 1] << 8 | k[i + 2];
-
-		out[o] = b64[v >> 18 & 63];
-		out[o + 1] = b64[v >> 12 & 63];
-		out[o + 2] = b64[v >> 6 & 63];
-		out[o + 3] = b64[v & 63];
-	}
-	out[22] = out[23] = '=';
-	out[24] = '\0';
-}
-
 static size_t
 sluice_stream_request(struct bench *b, const struct consumer *c, char *out,
     size_t cap)
@@ -335,7 +308,7 @@ sluice_stream_request(struct bench *b, const struct consumer *c, char *out,
 	int n;
 
 	if (c->ws) {
-		ws_key(c->idx, key);
+		ws_client_key(c->idx, key);
 		snprintf(ws, sizeof(ws), "Upgrade: websocket\r\nConnection: "
 		    "Upgrade\r\nSec-WebSocket-Key: %s\r\nSec-WebSocket-Version: "
 		    "13\r\n", key);
@@ -391,39 +364,13 @@ sluice_publish(struct bench *b, uint64_t seq, unsigned n)
 		unsigned k = n < BATCH_MAX ? n : BATCH_MAX;
 
 		for (unsigned i = 0; i < k; i++, seq++) {
-			char keys[64];
-			long tag = event_tag_consumer(b, seq);
-			unsigned long long q = (unsigned long long)seq;
-			size_t room = s->batchcap - len, pad;
-			int w;
+			size_t w = event_record(b, seq, s->batch + len,
+			    s->batchcap - len - 1);
 
-			if (tag >= 0)
-				snprintf(keys, sizeof(keys), "%s\"tag:bench%ld\"",
-				    b->nglobal ? "\"global\"," : "", tag);
-			else
-				snprintf(keys, sizeof(keys), "\"global\"");
-			w = snprintf(s->batch + len, room,
-			    "{\"type\":\"post\",\"action\":\"create\",\"id\":"
-			    "\"%llu\",\"keys\":[%s],\"data\":{\"id\":\"%llu\","
-			    "\"bench_seq\":%llu,\"bench_t\":%lld,\"content\":"
-			    "{\"text\":\"post\",\"html\":\"<p>post</p>\"},"
-			    "\"raw\":[{\"type\":\"x\",\"value\":{}}],"
-			    "\"annotations\":[{\"type\":\"x\",\"value\":{}}],"
-			    "\"user\":{\"id\":\"1\",\"username\":\"b\",\"raw\":"
-			    "[{\"type\":\"x\",\"value\":{}}]},\"pad\":\"",
-			    q, keys, q, q, (long long)wall_us());
-			if (w < 0 || (size_t)w + 8 > room)
+			if (w == 0)
 				return -1;
-			/* the record is --size bytes, newline included,
-			 * unless the fields alone are longer */
-			pad = b->o.size > (size_t)w + 4 ? b->o.size - (size_t)w - 4 : 0;
-			if (pad > room - (size_t)w - 8)
-				pad = room - (size_t)w - 8;
-			len += (size_t)w;
-			memcpy(s->batch + len, s->pad, pad);
-			len += pad;
-			memcpy(s->batch + len, "\"}}\n", 4);
-			len += 4;
+			len += w;
+			s->batch[len++] = '\n';
 		}
 		if (write_all(s->ingest, s->batch, len) < 0) {
 			fprintf(stderr, "sluice-bench: writing events: %s\n",
@@ -474,7 +421,6 @@ sluice_stop(struct bench *b)
 		}
 	}
 	free(s->batch);
-	free(s->pad);
 	free(s);
 	b->tctx = NULL;
 	return st;
@@ -482,6 +428,7 @@ sluice_stop(struct bench *b)
 
 const struct target target_sluice = {
 	.name = "sluice",
+	.ws_hello = true,
 	.start = sluice_start,
 	.prepare = sluice_prepare,
 	.stream_request = sluice_stream_request,

@@ -68,6 +68,36 @@ t.eq(rc, 0, "attached: exit status 0")
 adds_up(rep, 20, 100, "attached", out)
 t.ok(sl.alive(), "the attached sluiced is still running")
 
+# -- the bare-loop floor (Nchan is for `make bench` only, never here): one
+# run per variant (a frame per write, and up to 8 per writev), side by
+# side in one invocation; 60 consumers, half on one key and half on a key
+# each, so that both the fan-out and the per-key path are crossed
+rc, rep, out = bench(["--target", "floor,floor:8", "-n", "60", "--keys", "mix",
+                      "--events", "300", "--rate", "600", "--warmup", "0",
+                      "--duration", "10", "--drain", "5"])
+if not t.eq(rc, 0, "floor: exit status 0"):
+    t.diag(out)
+runs = rep.get("runs", []) if rep else []
+t.eq([r.get("target") for r in runs], ["floor", "floor k=8"],
+     "floor: both variants ran, side by side")
+for r in runs:
+    what = r.get("target", "?")
+    # 30 consumers get every event; each event also goes to one of 30
+    want = 30 * 300 + 300
+    t.eq((r.get("connected"), r.get("subscribed")), (60, 60),
+         what + ": every consumer connected")
+    t.eq((r.get("deliveries"), r.get("deliveries_expected")), (want, want),
+         what + ": every delivery arrived")
+    t.eq((r.get("lost"), r.get("duplicates"), r.get("out_of_order")), (0, 0, 0),
+         what + ": nothing lost, duplicated or out of order")
+    t.eq(r.get("floor_frames"), want, what + ": the floor wrote each frame once")
+    t.ok(r.get("floor_writes", 0) > 0 and r["latency_ms"]["p99"] > 0 and
+         r["server_rss_kib"]["connected"] > 0,
+         what + ": writes, latency and the floor's RSS reported", r)
+    t.eq(r.get("server_exit_status"), 0, what + ": the floor exits 0, sanitizers quiet")
+t.ok(rep is not None and "sluice_nchan_deliveries" in rep.get("ratios", {}),
+     "floor: the side-by-side report carries the ratios", rep)
+
 # -- -n beyond the open-file limit is refused up front, with the reason
 p = subprocess.run(["/bin/sh", "-c", "ulimit -n 256; exec \"$0\" -n 1000 --sluiced /nonexistent",
                     BENCH], capture_output=True, timeout=20)
