@@ -305,19 +305,6 @@ handle(void *cls, struct MHD_Connection *mc, const char *url,
 	return reply(mc, 200, "text/plain; version=0.0.4; charset=utf-8", &b);
 }
 
-static void
-mhd_log(void *cls, const char *fmt, va_list ap)
-{
-	char line[512];
-	size_t n;
-
-	vsnprintf(line, sizeof(line), fmt, ap);
-	n = strlen(line);
-	while (n > 0 && line[n - 1] == '\n')
-		line[--n] = '\0';
-	log_debug("admin: %s", line);
-}
-
 int
 admin_start(char *err, size_t errlen)
 {
@@ -339,7 +326,7 @@ admin_start(char *err, size_t errlen)
 		flags |= MHD_USE_IPv6;
 	/* a scrape or a probe at a time: a few connections are plenty */
 	mhd = MHD_start_daemon(flags, 0, NULL, NULL, handle, NULL,
-	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, "admin",
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 	    MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10,

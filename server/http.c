@@ -851,8 +851,8 @@ handle_request(void *cls, struct MHD_Connection *mc, const char *url,
 	return subscribe(mc, path, &ti);
 }
 
-static void
-mhd_log(void *cls, const char *fmt, va_list ap)
+void
+http_mhd_log(void *cls, const char *fmt, va_list ap)
 {
 	char line[512];
 	size_t n;
@@ -861,7 +861,7 @@ mhd_log(void *cls, const char *fmt, va_list ap)
 	n = strlen(line);
 	while (n > 0 && line[n - 1] == '\n')
 		line[--n] = '\0';
-	log_debug("http: %s", line);
+	log_debug("%s: %s", (const char *)cls, line);
 }
 
 /* ---- TLS ---- */
@@ -1039,7 +1039,7 @@ start_one(const char *addr, char *err, size_t errlen)
 	if (tls_on)
 		flags |= MHD_USE_TLS;
 	d = MHD_start_daemon(flags, 0, NULL, NULL, handle_request, NULL,
-	    MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+	    MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, "http",
 	    MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 	    MHD_OPTION_THREAD_POOL_SIZE, pool > 1 ? pool : 0,
 	    MHD_OPTION_CONNECTION_LIMIT, mhd_limit,

@@ -3,6 +3,7 @@
 #ifndef SLUICE_HTTP_H
 #define SLUICE_HTTP_H
 
+#include <stdarg.h>
 #include <stddef.h>
 
 /* File descriptors kept back from the client listeners. */
@@ -22,6 +23,9 @@ int http_sockaddr(const char *what, const char *addr,
  * and its PEM key. 0, or -1 with "file: reason" in err. */
 int http_tls_check(const struct config *c, char *err, size_t errlen);
 int http_start(char *err, size_t errlen);
+/* libmicrohttpd's error log into ours, at debug level; cls is the
+ * prefix ("http", "admin"). */
+void http_mhd_log(void *cls, const char *fmt, va_list ap);
 /* Client connections open now, of every kind. */
 long http_open_connections(void);
 /* Stop accepting new connections. */
