@@ -484,13 +484,21 @@ subscribe(struct MHD_Connection *mc, const char *path,
 {
 	const char *cid = arg(mc, "connection_id"), *sid = arg(mc, "subscription_id");
 	const char *count = arg(mc, "count"), *pattern;
+	bool routed;
 	struct op op;
 	char err[160];
 	enum MHD_Result ret;
 
 	memset(&op, 0, sizeof(op));
-	pattern = routes_match(__atomic_load_n(&sl.routes, __ATOMIC_ACQUIRE), path, ti->user_id, op.key, sizeof(op.key));
-	if (pattern == NULL)
+	/* the pattern is the table's: copied while a reload cannot free it */
+	pthread_rwlock_rdlock(&sl.routes_lock);
+	pattern = routes_match(sl.routes, path, ti->user_id, op.key,
+	    sizeof(op.key));
+	if ((routed = pattern != NULL))
+		snprintf(op.endpoint, sizeof(op.endpoint), "%s", pattern);
+	pthread_rwlock_unlock(&sl.routes_lock);
+	pattern = op.endpoint;
+	if (!routed)
 		return respond_error(mc, 404, "no stream endpoint at this path");
 	if (cid == NULL || *cid == '\0')
 		return respond_error(mc, 400, "connection_id is required: open "
@@ -528,7 +536,6 @@ subscribe(struct MHD_Connection *mc, const char *path,
 	strcpy(op.cid, cid);
 	if (sid != NULL)
 		strcpy(op.sid, sid);
-	snprintf(op.endpoint, sizeof(op.endpoint), "%s", pattern);
 	buf_init(&op.body);
 	dispatch_call(&op);
 	subfilter_clear(&op.filter);

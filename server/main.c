@@ -49,11 +49,6 @@ load_routes(struct routes **out, const struct config *c, char *err,
 	return 0;
 }
 
-/* Old route tables: HTTP threads may still be reading one, so they are
- * freed only at exit (a reload is rare and a table small). */
-static struct routes *retired[64];
-static size_t nretired;
-
 static bool
 strlist_eq(const struct strlist *a, const struct strlist *b)
 {
@@ -105,7 +100,7 @@ static void
 reload(bool verbose)
 {
 	struct config c;
-	struct routes *rt;
+	struct routes *rt, *old;
 	struct op op;
 	char err[512];
 	char *tf;
@@ -116,12 +111,6 @@ reload(bool verbose)
 	}
 	if (load_routes(&rt, &c, err, sizeof(err)) < 0) {
 		log_err("reload: %s; keeping the running configuration", err);
-		config_free(&c);
-		return;
-	}
-	if (nretired == sizeof(retired) / sizeof(retired[0])) {
-		log_err("reload: too many reloads since start; restart sluiced");
-		routes_free(rt);
 		config_free(&c);
 		return;
 	}
@@ -153,8 +142,11 @@ reload(bool verbose)
 	tf = sl.cfg.tokens_file;
 	sl.cfg.tokens_file = c.tokens_file;
 	c.tokens_file = tf;
-	retired[nretired++] = sl.routes;
-	__atomic_store_n(&sl.routes, rt, __ATOMIC_RELEASE);
+	pthread_rwlock_wrlock(&sl.routes_lock);
+	old = sl.routes;
+	sl.routes = rt;
+	pthread_rwlock_unlock(&sl.routes_lock);
+	routes_free(old);
 	log_set_level(verbose ? LOG_DEBUG : (int)c.log_level);
 	/* the dispatcher's share: replay limits, the ingest line bound,
 	 * its tick, the streams of tokens that went away */
@@ -221,6 +213,7 @@ main(int argc, char **argv)
 		usage(stderr);
 		return 1;
 	}
+	pthread_rwlock_init(&sl.routes_lock, NULL);
 	if (config_load(&sl.cfg, sl.config_path, err, sizeof(err)) < 0 ||
 	    load_routes(&sl.routes, &sl.cfg, err, sizeof(err)) < 0) {
 		fprintf(stderr, "%s\n", err);
@@ -300,8 +293,7 @@ main(int argc, char **argv)
 	subtable_free(sl.subs);
 	tokens_free(sl.tokens);
 	routes_free(sl.routes);
-	while (nretired > 0)
-		routes_free(retired[--nretired]);
+	pthread_rwlock_destroy(&sl.routes_lock);
 	config_free(&sl.cfg);
 	log_info("stopped");
 	return 0;

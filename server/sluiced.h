@@ -22,6 +22,7 @@
 #ifndef SLUICED_H
 #define SLUICED_H
 
+#include <pthread.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -58,7 +59,8 @@ struct sluiced {
 	struct config	 cfg;
 	const char	*config_path;
 	struct tokens	*tokens;
-	struct routes	*routes;
+	struct routes	*routes;	/* swapped by a reload: read it under */
+	pthread_rwlock_t routes_lock;	/* the read lock */
 	struct subtable	*subs;
 	struct dispatch	*disp;
 	struct http	*http;

@@ -113,6 +113,32 @@ t.eq(st, 200, "the running routes and tokens still work after the rejected reloa
 sl.publish(event(3, ["global"]))
 t.eq((a.next() or {}).get("data", [{}])[0].get("id"), "3", "and streams still flow")
 
+
+def rejected_reload(conf_lines, tokens_lines, name):
+    """SIGHUP with these files: the reload is refused, and all that ran
+    before still does."""
+    n = sl.log().count("keeping the running configuration")
+    write_conf(sl, conf_lines)
+    with open(os.path.join(sl.dir, "tokens"), "w") as f:
+        f.write(tokens_lines)
+    sl.proc.send_signal(signal.SIGHUP)
+    deadline = time.time() + 5
+    while time.time() < deadline and sl.log().count("keeping the running configuration") == n:
+        time.sleep(0.05)
+    t.ok(sl.log().count("keeping the running configuration") > n, name + ": logged, nothing applied",
+         sl.log()[-1500:])
+    st, _, _ = sl.subscribe("tok78", "/posts/foo/qux", b.cid, subscription_id="foo")
+    t.eq(st, 200, name + ": the running routes and tokens still work")
+
+
+good_tokens = "".join("%s %s\n" % (k, " ".join(v)) for k, v in dict(
+    [x for x in Sluice.DEFAULT_TOKENS.items() if x[0] != "tok34"] + [("tok78", ("user", "78", "app1"))]).items())
+good = dict(conf, keepalive_interval="1s", max_subscriptions="2", route="/posts/foo/{x} = foo:{x}")
+rejected_reload(dict(good, route="/posts/bar/{x}"), good_tokens, "a route line without a key")
+rejected_reload(good, good_tokens + "tok90 user\n", "a tokens file with a bad line")
+where = "%s:%d:" % (os.path.join(sl.dir, "tokens"), good_tokens.count("\n") + 1)
+t.ok(where in sl.log(), "the tokens error names the file and line (%s)" % where, sl.log()[-1000:])
+
 # no token value is ever written to the log, even at debug level
 log = sl.log()
 leaked = [tok for tok in list(Sluice.DEFAULT_TOKENS) + ["tok78"] if tok in log]
