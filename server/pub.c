@@ -3,6 +3,7 @@
  * parser first, so the counts it prints are what sluiced will accept. */
 #include "config.h"
 #include "event.h"
+#include "fdio.h"
 #include "linebuf.h"
 #include "log.h"
 
@@ -28,22 +29,6 @@ struct pub {
 	bool		 quiet;
 	bool		 failed;	/* the socket went away */
 };
-
-static int
-write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
 
 static void
 on_line(void *arg, const char *line, size_t len)
@@ -75,7 +60,7 @@ on_line(void *arg, const char *line, size_t len)
 		event_unref(rec.ev);
 	else
 		token_rec_clear(&rec.tok);
-	if (write_all(p->fd, line, len) < 0 || write_all(p->fd, "\n", 1) < 0) {
+	if (fdio_write_all(p->fd, line, len) < 0 || fdio_write_all(p->fd, "\n", 1) < 0) {
 		fprintf(stderr, "sluice-pub: write: %s\n", strerror(errno));
 		p->failed = true;
 		return;

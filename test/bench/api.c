@@ -82,7 +82,7 @@ api_roundtrip(int fd, const char *req, size_t len, int *status, char *body,
 	bool until_close = false;
 	ssize_t n;
 
-	if (write_all(fd, req, len) < 0)
+	if (fdio_write_all(fd, req, len) < 0)
 		return -1;
 	while (e == NULL) {
 		n = read(fd, buf + have, sizeof(buf) - have);

@@ -16,6 +16,8 @@
 #ifndef BENCH_H
 #define BENCH_H
 
+#include "fdio.h"
+
 #include <netinet/in.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -260,7 +262,6 @@ double	 proc_tree_cpu_s(pid_t pid);
 double	 self_cpu_s(void);
 /* CPU seconds the whole machine has been busy (all cores, /proc/stat) */
 double	 machine_busy_s(void);
-int	 write_all(int fd, const char *p, size_t n);
 void	 note(struct bench *b, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 

@@ -44,23 +44,6 @@ sleep_us(int64_t us)
 		;
 }
 
-int
-write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 void
 note(struct bench *b, const char *fmt, ...)
 {

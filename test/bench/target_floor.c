@@ -155,7 +155,7 @@ floor_publish(struct bench *b, uint64_t seq, unsigned n)
 			len += w;
 			f->batch[len++] = '\n';
 		}
-		if (write_all(f->evfd, f->batch, len) < 0) {
+		if (fdio_write_all(f->evfd, f->batch, len) < 0) {
 			fprintf(stderr, "sluice-bench: writing events to the "
 			    "floor: %s\n", strerror(errno));
 			return -1;

@@ -449,7 +449,7 @@ flush_posts(struct nchan *n)
 		if (pc->olen == 0)
 			continue;
 		t0 = mono_us();
-		if (write_all(pc->fd, pc->out, pc->olen) < 0) {
+		if (fdio_write_all(pc->fd, pc->out, pc->olen) < 0) {
 			fprintf(stderr, "sluice-bench: publishing to Nchan: %s "
 			    "(%s)\n", strerror(errno), n->err[0] ? n->err : "");
 			return -1;

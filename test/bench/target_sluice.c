@@ -264,7 +264,7 @@ sluice_prepare(struct bench *b)
 		    "\"bench-u%u\",\"user_id\":\"%u\",\"client_id\":\"bench\"}\n",
 		    i, i);
 		if (len > s->batchcap - 256 || i == b->o.n - 1) {
-			if (write_all(s->ingest, s->batch, len) < 0) {
+			if (fdio_write_all(s->ingest, s->batch, len) < 0) {
 				fprintf(stderr, "sluice-bench: writing grants: "
 				    "%s\n", strerror(errno));
 				return -1;
@@ -372,7 +372,7 @@ sluice_publish(struct bench *b, uint64_t seq, unsigned n)
 			len += w;
 			s->batch[len++] = '\n';
 		}
-		if (write_all(s->ingest, s->batch, len) < 0) {
+		if (fdio_write_all(s->ingest, s->batch, len) < 0) {
 			fprintf(stderr, "sluice-bench: writing events: %s\n",
 			    strerror(errno));
 			return -1;
