@@ -551,8 +551,18 @@ event_app_frame(struct event *ev)
 	hl = ws_frame_header(hdr, 0x1, b.len - 10);
 	memcpy(b.p + 10 - hl, hdr, hl);
 	ev->app_frame = msg_new(b.p + 10 - hl, b.len - 10 + hl);
+	ev->app_hdr = (uint8_t)hl;
 	buf_free(&b);	/* ev->bytes already counts it (event_stamp) */
 	return ev->app_frame;
+}
+
+const char *
+event_app_message(struct event *ev, size_t *len)
+{
+	struct msg *f = event_app_frame(ev);
+
+	*len = f->len - ev->app_hdr;
+	return f->data + ev->app_hdr;
 }
 
 struct msg *

@@ -44,6 +44,7 @@ struct event {
 	/* The app-stream message as a complete WebSocket text frame (the
 	 * same bytes for every app connection), built on first use. */
 	struct msg	*app_frame;
+	uint8_t		 app_hdr;	/* its WebSocket header's length */
 	/* Filter options look only at these (subfilter.h), set at stamp */
 	uint8_t		 facts;
 	char		*subtype;	/* channel or file type, may be NULL */
@@ -108,6 +109,9 @@ bool event_visible_to(const struct event *ev, const char *user_id);
  * the reference. Built on the first call: one thread only (the
  * dispatcher). */
 struct msg *event_app_frame(struct event *ev);
+/* The app-stream message itself, the frame's payload (builds the frame
+ * if need be, as event_app_frame). */
+const char *event_app_message(struct event *ev, size_t *len);
 /* The user-stream tail for a connection with display options d: the
  * default one, or a rendering shared by every connection whose options
  * come to the same here, made on the first call (one thread only, the

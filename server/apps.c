@@ -244,14 +244,10 @@ static const cJSON *
 judged_msg(struct judged *j)
 {
 	if (j->msg == NULL) {
-		struct msg *f = event_app_frame(j->ev);
-		const uint8_t *p = (const uint8_t *)f->data;
-		/* the server's frame header: 2, 4 or 10 bytes, unmasked */
-		size_t hl = (p[1] & 0x7f) == 127 ? 10 : (p[1] & 0x7f) == 126 ? 4 : 2;
-		const char *end = NULL;
+		size_t len;
+		const char *m = event_app_message(j->ev, &len), *end = NULL;
 
-		j->msg = cJSON_ParseWithLengthOpts(f->data + hl, f->len - hl,
-		    &end, 0);
+		j->msg = cJSON_ParseWithLengthOpts(m, len, &end, 0);
 		if (j->msg == NULL)
 			fatal("%s: cannot parse an app message", __func__);
 	}

@@ -803,6 +803,13 @@ app_message(struct event *ev, size_t *framelen)
 	}
 	is_int(hl + plen, m->len, "the frame length covers the payload exactly");
 	ok(event_app_frame(ev) == m, "built once: the same bytes again");
+	{
+		size_t len;
+		const char *pl = event_app_message(ev, &len);
+
+		ok(pl == m->data + hl && len == plen,
+		    "event_app_message is the frame's payload");
+	}
 	*framelen = m->len;
 	return cJSON_ParseWithLength(m->data + hl, plen);
 }
