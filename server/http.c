@@ -802,7 +802,7 @@ conn_notify(void *cls, struct MHD_Connection *mc, void **socket_ctx,
 long
 http_open_connections(void)
 {
-	return __atomic_load_n(&open_conns, __ATOMIC_RELAXED);
+	return __atomic_load_n(&open_conns, __ATOMIC_RELAXED) + ws_detached();
 }
 
 static enum MHD_Result

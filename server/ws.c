@@ -1,5 +1,5 @@
 /* ws.c - WebSocket workers. An upgraded socket is handed to one worker,
- * round robin, and stays there: its wslay context (wssess) is only ever
+ * round robin, and stays there: its session (wssess) is only ever
  * touched by that thread. The dispatcher wakes a worker through a
  * wait-free queue of connections plus an eventfd written only when the
  * queue goes from empty to non-empty. A timer per worker sends pings,
@@ -40,7 +40,7 @@ struct ws {
 	struct conn		*c;
 	int			 fd;
 	int			 tls_fd;	/* MHD's TCP socket, or -1 */
-	struct MHD_UpgradeResponseHandle *urh;
+	struct MHD_UpgradeResponseHandle *urh;	/* TLS only, else NULL */
 	struct wssess		*sess;
 	char			*extra;		/* bytes MHD read past the headers */
 	size_t			 extra_len, extra_off;
@@ -75,6 +75,7 @@ static struct wsworker *workers;
 static int nworkers;
 static unsigned next_worker;	/* atomic */
 static long nsessions;		/* atomic */
+static long ndetached;		/* atomic: sessions MHD no longer counts */
 
 /* epoll data for the worker's own fds: distinct addresses */
 static char tag_ev, tag_timer;
@@ -190,9 +191,14 @@ teardown(struct ws *s)
 	 * stays for good. Ending the TCP socket's reading side first closes
 	 * that way; what we wrote still goes out. MHD closes the socket only
 	 * after the CLOSE, so it is still the same socket here. */
-	if (s->tls_fd >= 0)
-		(void)shutdown(s->tls_fd, SHUT_RD);
-	MHD_upgrade_action(s->urh, MHD_UPGRADE_ACTION_CLOSE);
+	if (s->urh != NULL) {
+		if (s->tls_fd >= 0)
+			(void)shutdown(s->tls_fd, SHUT_RD);
+		MHD_upgrade_action(s->urh, MHD_UPGRADE_ACTION_CLOSE);
+	} else {
+		close(s->fd);
+		__atomic_sub_fetch(&ndetached, 1, __ATOMIC_RELAXED);
+	}
 	pthread_mutex_lock(&c->mu);
 	METRIC_ADD(queued_bytes, -(int64_t)c->inflight);
 	c->inflight = 0;
@@ -439,15 +445,28 @@ ws_handoff(struct conn *c, int fd, int tls_fd,
 {
 	struct ws *s = xcalloc(1, sizeof(*s));
 	struct wsworker *w;
+	int own = -1;
 
 	s->c = c;
-	s->fd = fd;
 	s->tls_fd = tls_fd;
-	s->urh = urh;
 	if (extra_len > 0) {
 		s->extra = xmalloc(extra_len);
 		memcpy(s->extra, extra, extra_len);
 		s->extra_len = extra_len;
+	}
+	/* A plain TCP socket leaves MHD: we keep a duplicate and close
+	 * MHD's connection now, which frees its memory pool (32 KiB, the
+	 * bulk of an idle connection's memory) and takes it out of MHD's
+	 * epoll set before MHD closes its descriptor. Over TLS, MHD relays
+	 * between the client and fd, and the connection must stay. */
+	if (tls_fd < 0 && (own = fcntl(fd, F_DUPFD_CLOEXEC, 0)) >= 0) {
+		MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
+		s->fd = own;
+		s->urh = NULL;
+		__atomic_add_fetch(&ndetached, 1, __ATOMIC_RELAXED);
+	} else {
+		s->fd = fd;
+		s->urh = urh;
 	}
 	METRIC_ADD(conns[CONN_WEBSOCKET][c->kind], 1);
 	__atomic_add_fetch(&nsessions, 1, __ATOMIC_RELAXED);
@@ -462,6 +481,12 @@ long
 ws_sessions(void)
 {
 	return __atomic_load_n(&nsessions, __ATOMIC_RELAXED);
+}
+
+long
+ws_detached(void)
+{
+	return __atomic_load_n(&ndetached, __ATOMIC_RELAXED);
 }
 
 int
