@@ -1,32 +1,61 @@
-/* wssess.c - one WebSocket session over wslay.
+/* wssess.c - one WebSocket session (RFC 6455, server side).
  *
- * Outgoing data frames do not go through wslay: wslay copies every
- * message it queues, while our frames are already built (an unmasked
- * server frame is the same bytes for every socket). They are written
- * from the item queue with writev. wslay still sends the control frames
- * (pong, close, ping) and does all the receiving: UTF-8 checks, masking,
- * fragmentation, size limits. The two writers never interleave inside a
- * frame: wslay may send only when no data frame is half written, and a
- * data frame starts only when wslay has nothing left to send. */
+ * Outgoing data frames are built once per event and shared (an unmasked
+ * server frame is the same bytes for every socket); they are written
+ * from the item queue with writev. Control frames (pong, close, ping,
+ * the rare text reply) wait in a second, short queue and go out between
+ * whole data frames: never inside one.
+ *
+ * The reader is ours, not wslay's: wslay keeps two 4 KiB buffers per
+ * session (about 7.8 KiB with its context, measured with massif), more
+ * than everything else an idle connection costs, while what clients send
+ * us is small and rare. This one keeps about 200 bytes and allocates
+ * only while a data message is being assembled. It checks what wslay
+ * checked: masking, reserved bits and opcodes, fragmentation, control
+ * frame size, UTF-8 in text messages and close reasons, close codes,
+ * and the message size limit; it answers ping and close itself. */
 #include "wssess.h"
 #include "alloc.h"
 
 #include <errno.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
-#include <wslay/wslay.h>
 
 #define IOV_BATCH	64
+#define READ_CHUNK	4096		/* bytes per recv (on the stack) */
+#define READ_MAX	(64 * 1024)	/* bytes per wssess_read: fairness */
+
+enum { OP_CONT = 0x0, OP_TEXT = 0x1, OP_BINARY = 0x2, OP_CLOSE = 0x8,
+	OP_PING = 0x9, OP_PONG = 0xa };
 
 struct wssess {
-	wslay_event_context_ptr	 ctx;
 	const struct wssess_cb	*cb;
 	void			*ud;
 	struct qlist		 out;		/* data frames, head may be partial */
+	struct qlist		 ctl;		/* control frames, idem */
+	size_t			 max_msg;
 	uint64_t		 received;
 	uint64_t		 peer_frames;	/* messages but pongs */
 	uint64_t		 written_cursor;
+	/* the frame being read */
+	uint64_t		 left;		/* its payload bytes still to come */
+	uint64_t		 pos;		/* payload bytes read (mask phase) */
+	uint8_t			 hdr[14];
+	uint8_t			 hdrlen;	/* header bytes read; 0 between frames */
+	uint8_t			 op;		/* its opcode, once hdrlen is whole */
+	bool			 fin;
+	/* the data message being assembled (fragments) */
+	uint8_t			 msg_op;	/* OP_TEXT, OP_BINARY, 0: none */
+	uint8_t			*msg;		/* text only; binary is counted */
+	size_t			 msglen, msgcap;
+	/* a control frame's payload */
+	uint8_t			 ctlbuf[125];
+	uint8_t			 ctllen;
 	uint16_t		 peer_code;
+	bool			 read_done;	/* EOF, error, close or protocol error */
+	bool			 close_queued;	/* we sent or queued our close */
+	bool			 close_sent;	/* it is written whole */
 	bool			 broken;	/* I/O error: finished */
 	bool			 closing;	/* we or the peer started closing */
 };
@@ -45,82 +74,305 @@ drop_unstarted(struct wssess *s)
 		qlist_push(&s->out, q);
 }
 
-static ssize_t
-recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
-    void *user_data)
+/* Queue a control frame (at most 125 bytes), or a text reply. */
+static int
+queue_ctl(struct wssess *s, uint8_t op, const void *p, size_t len)
 {
-	struct wssess *s = user_data;
-	ssize_t n = s->cb->recv(s->ud, buf, len);
+	uint8_t small[10 + 125], *frame = small;
+	size_t h;
 
-	if (n > 0) {
-		s->received += (uint64_t)n;
-		return n;
-	}
-	if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
-	else
-		wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
-	return -1;
+	if (s->close_queued || s->broken || ((op & 0x8) && len > 125))
+		return -1;
+	if (len > 125)
+		frame = xmalloc(10 + len);
+	h = ws_frame_header(frame, op, len);
+	if (len > 0)
+		memcpy(frame + h, p, len);
+	qlist_push(&s->ctl, qitem_raw(frame, h + len, NULL, 0));
+	if (frame != small)
+		free(frame);
+	return 0;
 }
 
-static ssize_t
-send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len, int flags,
-    void *user_data)
+/* Queue our close frame, once: code 0 sends none (an empty close). */
+static void
+queue_close(struct wssess *s, uint16_t code, const void *reason, size_t rlen)
 {
-	struct wssess *s = user_data;
-	struct iovec iov = { (void *)data, len };
-	ssize_t n = s->cb->writev(s->ud, &iov, 1);
+	uint8_t p[125];
+	size_t n = 0;
 
-	if (n >= 0)
-		return n;
-	if (errno == EAGAIN || errno == EWOULDBLOCK)
-		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
-	else
-		wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
-	return -1;
+	if (s->close_queued || s->broken)
+		return;
+	if (code != 0) {
+		p[0] = (uint8_t)(code >> 8);
+		p[1] = (uint8_t)code;
+		if (rlen > sizeof(p) - 2)
+			rlen = sizeof(p) - 2;
+		if (rlen > 0)
+			memcpy(p + 2, reason, rlen);
+		n = 2 + rlen;
+	}
+	queue_ctl(s, OP_CLOSE, p, n);
+	s->close_queued = true;
+	s->closing = true;
+	drop_unstarted(s);
 }
 
 static void
-msg_cb(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg,
-    void *user_data)
+msg_reset(struct wssess *s)
 {
-	struct wssess *s = user_data;
+	free(s->msg);
+	s->msg = NULL;
+	s->msglen = s->msgcap = 0;
+	s->msg_op = 0;
+}
 
-	if (arg->opcode != WSLAY_PONG)
-		s->peer_frames++;
-	switch (arg->opcode) {
-	case WSLAY_TEXT_FRAME:
-		if (s->cb->on_text != NULL && !s->closing)
-			s->cb->on_text(s->ud, arg->msg, arg->msg_length);
+/* The peer broke the protocol: close with code, read no more. */
+static int
+fail(struct wssess *s, uint16_t code)
+{
+	msg_reset(s);
+	queue_close(s, code, NULL, 0);
+	s->read_done = true;
+	return -1;
+}
+
+/* RFC 3629 well-formed UTF-8: no overlongs, surrogates or code points
+ * past U+10FFFF, nothing cut short. */
+static bool
+utf8_ok(const uint8_t *p, size_t len)
+{
+	size_t i = 0;
+
+	while (i < len) {
+		uint8_t c = p[i];
+		size_t n;
+		uint8_t lo = 0x80, hi = 0xbf;
+
+		if (c < 0x80) {
+			i++;
+			continue;
+		}
+		if (c >= 0xc2 && c <= 0xdf)
+			n = 1;
+		else if (c >= 0xe0 && c <= 0xef) {
+			n = 2;
+			if (c == 0xe0)
+				lo = 0xa0;
+			else if (c == 0xed)
+				hi = 0x9f;
+		} else if (c >= 0xf0 && c <= 0xf4) {
+			n = 3;
+			if (c == 0xf0)
+				lo = 0x90;
+			else if (c == 0xf4)
+				hi = 0x8f;
+		} else
+			return false;
+		if (len - i - 1 < n)
+			return false;
+		if (p[i + 1] < lo || p[i + 1] > hi)
+			return false;
+		for (size_t k = 2; k <= n; k++)
+			if (p[i + k] < 0x80 || p[i + k] > 0xbf)
+				return false;
+		i += n + 1;
+	}
+	return true;
+}
+
+static bool
+close_code_ok(uint16_t c)
+{
+	return (c >= 1000 && c <= 1003) || (c >= 1007 && c <= 1011) ||
+	    (c >= 3000 && c <= 4999);
+}
+
+/* Header bytes needed so far: 2, then what the length and mask add. */
+static size_t
+hdr_need(const struct wssess *s)
+{
+	size_t n = 2;
+
+	if (s->hdrlen < 2)
+		return n;
+	switch (s->hdr[1] & 0x7f) {
+	case 126: n += 2; break;
+	case 127: n += 8; break;
+	}
+	return n + ((s->hdr[1] & 0x80) ? 4 : 0);
+}
+
+/* The header is whole: check it. 0, or -1 after fail(). */
+static int
+frame_begin(struct wssess *s)
+{
+	uint8_t b0 = s->hdr[0], b1 = s->hdr[1], l7 = b1 & 0x7f;
+	uint64_t len = l7;
+
+	s->fin = (b0 & 0x80) != 0;
+	s->op = b0 & 0x0f;
+	if (l7 == 126)
+		len = (uint64_t)s->hdr[2] << 8 | s->hdr[3];
+	else if (l7 == 127) {
+		len = 0;
+		for (int i = 0; i < 8; i++)
+			len = len << 8 | s->hdr[2 + i];
+		if (len >> 63)
+			return fail(s, 1002);
+	}
+	if ((b0 & 0x70) != 0 || !(b1 & 0x80))
+		return fail(s, 1002);	/* extensions, or an unmasked frame */
+	switch (s->op) {
+	case OP_CLOSE: case OP_PING: case OP_PONG:
+		if (!s->fin || len > 125)
+			return fail(s, 1002);
+		s->ctllen = 0;
 		break;
-	case WSLAY_CONNECTION_CLOSE:
-		/* wslay has queued the reply; no data frame may follow it */
-		s->peer_code = arg->status_code;
-		s->closing = true;
-		drop_unstarted(s);
+	case OP_CONT:
+		if (s->msg_op == 0)
+			return fail(s, 1002);
+		break;
+	case OP_TEXT: case OP_BINARY:
+		if (s->msg_op != 0)
+			return fail(s, 1002);
+		s->msg_op = s->op;
 		break;
 	default:
-		break;		/* binary, ping, pong: life is all we need */
+		return fail(s, 1002);
 	}
+	if (!(s->op & 0x8) && len > s->max_msg - s->msglen)
+		return fail(s, 1009);
+	s->left = len;
+	s->pos = 0;
+	return 0;
+}
+
+/* Payload bytes of the current frame, unmasked in place. */
+static void
+frame_data(struct wssess *s, uint8_t *p, size_t n)
+{
+	const uint8_t *mask = s->hdr + s->hdrlen - 4;
+
+	for (size_t i = 0; i < n; i++)
+		p[i] ^= mask[(s->pos + i) & 3];
+	s->pos += n;
+	s->left -= n;
+	if (s->op & 0x8) {
+		memcpy(s->ctlbuf + s->ctllen, p, n);
+		s->ctllen += (uint8_t)n;
+		return;
+	}
+	if (s->msg_op == OP_TEXT) {
+		if (s->msglen + n > s->msgcap) {
+			size_t cap = s->msgcap ? s->msgcap : 256;
+
+			while (cap < s->msglen + n)
+				cap *= 2;
+			if (cap > s->max_msg)
+				cap = s->max_msg;
+			s->msg = xrealloc(s->msg, cap);
+			s->msgcap = cap;
+		}
+		memcpy(s->msg + s->msglen, p, n);
+	}
+	s->msglen += n;
+}
+
+/* The current frame is complete. 0, 1 when the peer's close ended the
+ * reading, or -1 after fail(). */
+static int
+frame_end(struct wssess *s)
+{
+	uint16_t code = 0;
+
+	s->hdrlen = 0;
+	switch (s->op) {
+	case OP_PONG:
+		return 0;
+	case OP_PING:
+		s->peer_frames++;
+		(void)queue_ctl(s, OP_PONG, s->ctlbuf, s->ctllen);
+		return 0;
+	case OP_CLOSE:
+		s->peer_frames++;
+		if (s->ctllen == 1)
+			return fail(s, 1002);
+		if (s->ctllen >= 2) {
+			code = (uint16_t)(s->ctlbuf[0] << 8 | s->ctlbuf[1]);
+			if (!close_code_ok(code))
+				return fail(s, 1002);
+			if (!utf8_ok(s->ctlbuf + 2, s->ctllen - 2u))
+				return fail(s, 1007);
+		}
+		s->peer_code = code;
+		s->read_done = true;
+		msg_reset(s);
+		/* the reply echoes the code and reason */
+		queue_close(s, code, s->ctlbuf + 2, code ? s->ctllen - 2u : 0);
+		s->closing = true;
+		drop_unstarted(s);
+		return 1;
+	}
+	if (!s->fin)
+		return 0;
+	s->peer_frames++;
+	if (s->msg_op == OP_TEXT) {
+		if (!utf8_ok(s->msg, s->msglen))
+			return fail(s, 1007);
+		if (s->cb->on_text != NULL && !s->closing)
+			s->cb->on_text(s->ud, s->msg ? s->msg : (uint8_t *)"",
+			    s->msglen);
+	}
+	msg_reset(s);
+	return 0;
+}
+
+/* Take n bytes the peer sent. 0, 1 at the peer's close, -1 on a
+ * protocol error. */
+static int
+parse(struct wssess *s, uint8_t *p, size_t n)
+{
+	int rc;
+
+	while (n > 0) {
+		if (s->hdrlen < 2 || s->hdrlen < hdr_need(s)) {
+			size_t need = s->hdrlen < 2 ? 2 : hdr_need(s), k;
+
+			k = need - s->hdrlen;
+			if (k > n)
+				k = n;
+			memcpy(s->hdr + s->hdrlen, p, k);
+			s->hdrlen += (uint8_t)k;
+			p += k;
+			n -= k;
+			if (s->hdrlen == 2 && hdr_need(s) > 2)
+				continue;
+			if (s->hdrlen < hdr_need(s))
+				return 0;
+			if (frame_begin(s) < 0)
+				return -1;
+		} else {
+			size_t k = s->left < n ? (size_t)s->left : n;
+
+			frame_data(s, p, k);
+			p += k;
+			n -= k;
+		}
+		if (s->left == 0 && (rc = frame_end(s)) != 0)
+			return rc;
+	}
+	return 0;
 }
 
 struct wssess *
 wssess_new(const struct wssess_cb *cb, void *ud, size_t max_msg)
 {
-	static const struct wslay_event_callbacks wcb = {
-		.recv_callback = recv_cb,
-		.send_callback = send_cb,
-		.on_msg_recv_callback = msg_cb,
-	};
 	struct wssess *s = xcalloc(1, sizeof(*s));
 
 	s->cb = cb;
 	s->ud = ud;
-	if (wslay_event_context_server_init(&s->ctx, &wcb, s) != 0) {
-		free(s);
-		return NULL;
-	}
-	wslay_event_config_set_max_recv_msg_length(s->ctx, max_msg);
+	s->max_msg = max_msg;
 	return s;
 }
 
@@ -130,40 +382,55 @@ wssess_free(struct wssess *s)
 	if (s == NULL)
 		return;
 	qlist_clear(&s->out);
-	wslay_event_context_free(s->ctx);
+	qlist_clear(&s->ctl);
+	free(s->msg);
 	free(s);
 }
 
 int
 wssess_read(struct wssess *s)
 {
-	if (s->broken || !wslay_event_want_read(s->ctx))
+	uint8_t buf[READ_CHUNK];
+	size_t total = 0;
+	ssize_t n;
+	int rc;
+
+	if (s->broken || s->read_done)
 		return 0;
-	if (wslay_event_recv(s->ctx) == 0) {
-		/* On a protocol error (an unmasked frame, bad UTF-8, a bad
-		 * close code...) wslay 1.1 queues the close frame (1002,
-		 * 1007, 1009), stops reading and still returns 0: no data
-		 * frame may follow that close. */
-		if (wslay_event_want_read(s->ctx) || s->closing)
+	while (total < READ_MAX) {
+		n = s->cb->recv(s->ud, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			return 0;
+		if (n <= 0)
+			break;		/* EOF or a read error */
+		s->received += (uint64_t)n;
+		total += (size_t)n;
+		if ((rc = parse(s, buf, (size_t)n)) > 0)
+			return 0;	/* the peer closed */
+		if (rc < 0)
+			return -1;
 	}
-	/* that, or EOF or a read error (wslay then queues an empty close
-	 * frame, which the next write sends or fails on) */
+	if (total >= READ_MAX)
+		return 0;		/* more later: epoll says so */
+	/* the peer is gone: an empty close goes out if it still can */
+	s->read_done = true;
+	msg_reset(s);
+	queue_close(s, 0, NULL, 0);
 	s->closing = true;
 	drop_unstarted(s);
-	if (!wslay_event_want_write(s->ctx))
-		s->broken = true;
 	return -1;
 }
 
-/* writev as many queued data frames as fit; 1 if the socket filled.
- * With head_only, only the rest of a half-written head frame: wslay's
- * control frames get their turn right after it, so that a steady
- * backlog cannot hold back pings and pongs. */
+/* writev as many queued frames of l as fit; 1 if the socket filled.
+ * With head_only, only the rest of a half-written head frame: control
+ * frames get their turn right after it, so that a steady backlog cannot
+ * hold back pings and pongs. */
 static int
-write_data(struct wssess *s, bool head_only)
+write_list(struct wssess *s, struct qlist *l, bool head_only, bool data)
 {
-	while (s->out.head != NULL) {
+	while (l->head != NULL) {
 		struct iovec iov[IOV_BATCH * 2];
 		struct qlist done = { 0 };
 		struct qitem *q;
@@ -171,9 +438,9 @@ write_data(struct wssess *s, bool head_only)
 		ssize_t w;
 		size_t left;
 
-		for (q = s->out.head; q && n + 2 <= IOV_BATCH * 2 &&
-		    (!head_only || q == s->out.head); q = q->next) {
-			size_t o = q == s->out.head ? q->off : 0;
+		for (q = l->head; q && n + 2 <= IOV_BATCH * 2 &&
+		    (!head_only || q == l->head); q = q->next) {
+			size_t o = q == l->head ? q->off : 0;
 			size_t tl = q->tail ? q->tail->len : 0;
 
 			if (o < q->headlen) {
@@ -196,10 +463,10 @@ write_data(struct wssess *s, bool head_only)
 		}
 		/* retire what was written */
 		left = (size_t)w;
-		while (left > 0 && s->out.head != NULL) {
+		while (left > 0 && l->head != NULL) {
 			size_t rest;
 
-			q = s->out.head;
+			q = l->head;
 			rest = qitem_len(q) - q->off;
 			if (left < rest) {
 				q->off += (uint32_t)left;
@@ -208,12 +475,12 @@ write_data(struct wssess *s, bool head_only)
 			left -= rest;
 			if (q->cursor)
 				s->written_cursor = q->cursor;
-			qlist_push(&done, qlist_pop(&s->out));
+			qlist_push(&done, qlist_pop(l));
 		}
-		if (done.head != NULL && s->cb->written != NULL)
+		if (data && done.head != NULL && s->cb->written != NULL)
 			s->cb->written(s->ud, done.head);
 		qlist_clear(&done);
-		if (s->out.head != NULL && s->out.head->off > 0)
+		if (l->head != NULL && l->head->off > 0)
 			return 1;	/* partial: the socket is full */
 		if (head_only)
 			break;
@@ -231,22 +498,23 @@ wssess_write(struct wssess *s)
 			return -1;
 		/* finish a half-written data frame before anything else */
 		if (s->out.head != NULL && s->out.head->off > 0) {
-			if ((rc = write_data(s, true)) != 0)
+			if ((rc = write_list(s, &s->out, true, true)) != 0)
 				goto out;
 			continue;
 		}
-		if (wslay_event_want_write(s->ctx)) {
-			if (wslay_event_send(s->ctx) != 0) {
-				s->broken = true;
-				return -1;
+		if (s->ctl.head != NULL && !s->close_sent) {
+			if ((rc = write_list(s, &s->ctl, false, false)) != 0)
+				goto out;
+			if (s->close_queued) {
+				/* nothing follows a close */
+				s->close_sent = true;
+				qlist_clear(&s->out);
 			}
-			if (wslay_event_want_write(s->ctx))
-				return 1;	/* blocked mid control frame */
 			continue;
 		}
 		if (s->out.head == NULL || s->closing)
 			return 0;
-		if ((rc = write_data(s, false)) != 0)
+		if ((rc = write_list(s, &s->out, false, true)) != 0)
 			goto out;
 	}
 out:
@@ -268,28 +536,19 @@ wssess_enqueue(struct wssess *s, struct qlist *items)
 int
 wssess_send_text(struct wssess *s, const char *msg, size_t len)
 {
-	struct wslay_event_msg m = { WSLAY_TEXT_FRAME, (const uint8_t *)msg, len };
-
-	return wslay_event_queue_msg(s->ctx, &m) == 0 ? 0 : -1;
+	return queue_ctl(s, OP_TEXT, msg, len);
 }
 
 int
 wssess_ping(struct wssess *s)
 {
-	struct wslay_event_msg m = { WSLAY_PING, NULL, 0 };
-
-	return wslay_event_queue_msg(s->ctx, &m) == 0 ? 0 : -1;
+	return queue_ctl(s, OP_PING, NULL, 0);
 }
 
 void
 wssess_close(struct wssess *s, uint16_t code, const char *reason)
 {
-	if (s->closing && wslay_event_get_close_sent(s->ctx))
-		return;
-	s->closing = true;
-	drop_unstarted(s);
-	wslay_event_queue_close(s->ctx, code, (const uint8_t *)reason,
-	    reason ? strlen(reason) : 0);
+	queue_close(s, code, reason, reason ? strlen(reason) : 0);
 }
 
 bool
@@ -297,8 +556,8 @@ wssess_finished(const struct wssess *s)
 {
 	if (s->broken)
 		return true;
-	return !wslay_event_want_read(s->ctx) && !wslay_event_want_write(s->ctx) &&
-	    s->out.head == NULL;
+	return s->read_done && s->ctl.head == NULL && s->out.head == NULL &&
+	    (s->close_sent || !s->close_queued);
 }
 
 bool

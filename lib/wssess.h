@@ -1,6 +1,6 @@
-/* wssess.h - one WebSocket session: wslay for the incoming side and
- * control frames, and a queue of pre-framed outgoing messages written
- * with writev without copying. The I/O is injected, so the session is
+/* wssess.h - one WebSocket session: our RFC 6455 reader for the incoming
+ * side and control frames, and a queue of pre-framed outgoing messages
+ * written with writev without copying. The I/O is injected, so the session is
  * tested with scripted bytes and no socket (test/unit/wssess.c). */
 #ifndef SLUICE_WSSESS_H
 #define SLUICE_WSSESS_H
@@ -34,7 +34,7 @@ void wssess_free(struct wssess *s);
 /* Read what is there. Returns 0, or -1 when the peer is gone or broke
  * the protocol (a close frame is then queued when one is due). */
 int wssess_read(struct wssess *s);
-/* Write what is queued: control frames from wslay between whole data
+/* Write what is queued: control frames between whole data
  * frames. Returns 0 when all is written, 1 when the socket is full, -1
  * on a write error. */
 int wssess_write(struct wssess *s);

@@ -14,7 +14,7 @@
  *               their connection queues (conn.c). They never enter an
  *               RCU read-side section.
  *   ws workers  (ws.c) one epoll loop each: own the upgraded WebSocket
- *               sockets handed to them, frame with wslay (wssess.c),
+ *               sockets handed to them, read frames (wssess.c),
  *               ping, and drop dead peers.
  *   admin       (admin.c) libmicrohttpd's thread for admin_listen:
  *               /healthz and /metrics, from atomics only.

@@ -1,5 +1,5 @@
 /* wssess.c - tests for lib/wssess.c: one WebSocket session driven
- * through wslay with scripted bytes and no socket. The recv callback
+ * with scripted bytes and no socket. The recv callback
  * reads what the test fed as the peer's bytes; writev appends to an
  * output buffer and can be told to take only a few bytes per call, to
  * stop after a budget (EAGAIN: the socket is full) or to fail. What the
@@ -393,8 +393,8 @@ write_all(struct wssess *s)
 	return rc;
 }
 
-/* Read until the peer's bytes are all taken: after a short recv wslay
- * waits to be called again, as it would be on the next EPOLLIN. */
+/* Read until the peer's bytes are all taken: after READ_MAX bytes the
+ * session waits to be called again, as it would be on the next EPOLLIN. */
 static int
 read_all(struct wssess *s, struct io *io)
 {
@@ -867,7 +867,7 @@ test_interleave(void)
 	buf_free(&fa);
 	buf_free(&fb);
 
-	/* wslay's own frame half written: a data frame waits for it */
+	/* a control frame half written: a data frame waits for it */
 	io_init(&io);
 	buf_init(&want);
 	s = wssess_new(&cb, &io, 1024);
@@ -1211,6 +1211,135 @@ test_proto_errors(void)
 	buf_free(&in);
 }
 
+/* ---- the reader's edges: lengths, bytes one at a time ---- */
+
+static void
+test_reader(void)
+{
+	struct io io;
+	struct wssess *s;
+	struct buf in, want;
+	char *big = malloc(70000);
+	uint8_t hdr[10] = { 0x81, 0x80 | 127, 0x80, 0, 0, 0, 0, 0, 0, 1 };
+
+	fill(big, 70000, 3);
+
+	/* 16- and 64-bit lengths, two texts in one stream, read one
+	 * byte per recv: every header and mask boundary is crossed */
+	io_init(&io);
+	s = wssess_new(&cb, &io, 100000);
+	feed(&io, 0x81, big, 300);
+	feed(&io, 0x81, big, 70000);
+	feeds(&io, 0x89, "p");
+	io.rchunk = 1;
+	for (int i = 0; i < 200000 && io.inoff < io.in.len; i++)
+		(void)wssess_read(s);
+	is_int(io.inoff, io.in.len, "every byte read, one per recv");
+	is_int(io.ntext, 2, "two texts");
+	ok(io.ntext == 2 && io.textlen[0] == 300 && io.textlen[1] == 70000 &&
+	    memcmp(io.text[0], big, 300) == 0 &&
+	    memcmp(io.text[1], big, 70000) == 0,
+	    "300 bytes (16-bit length) and 70000 (64-bit length), intact");
+	is_int(wssess_write(s), 0, "write: 0");
+	ok(out_is(&io, "\x8a\x01p", 3), "the ping after them answered");
+	is_int(wssess_peer_messages(s), 3, "three peer messages");
+	ok(!wssess_closing(s), "not closing");
+	wssess_free(s);
+	io_free(&io);
+
+	/* an empty text, and an empty fragmented one */
+	io_init(&io);
+	s = wssess_new(&cb, &io, 16);
+	feed(&io, 0x81, NULL, 0);
+	feed(&io, 0x01, NULL, 0);
+	feed(&io, 0x80, NULL, 0);
+	is_int(wssess_read(s), 0, "empty texts: read 0");
+	ok(io.ntext == 2 && io.textlen[0] == 0 && io.textlen[1] == 0,
+	    "two empty texts delivered");
+	wssess_free(s);
+	io_free(&io);
+
+	/* a 64-bit length with the top bit set */
+	buf_init(&in);
+	buf_add(&in, hdr, sizeof(hdr));
+	buf_add(&in, "\1\2\3\4", 4);
+	proto_error("64-bit length with the top bit set", &in, 1024, 1002);
+
+	/* a close with a one-byte payload */
+	buf_free(&in);
+	cframe(&in, 0x88, "\x03", 1, true);
+	proto_error("close with one byte", &in, 1024, 1002);
+
+	/* control frames: too long, fragmented */
+	buf_free(&in);
+	cframe(&in, 0x89, big, 126, true);
+	proto_error("126-byte ping", &in, 1024, 1002);
+	buf_free(&in);
+	cframe(&in, 0x09, "p", 1, true);
+	proto_error("fragmented ping", &in, 1024, 1002);
+
+	/* close codes: reserved, out of range, and the valid edges */
+	{
+		static const uint16_t bad[] = { 999, 1004, 1006, 1012, 1016,
+			2999, 5000, 65535 };
+		static const uint16_t good[] = { 1000, 1003, 1007, 1011, 3000,
+			4999 };
+		char what[64];
+		uint8_t cp[8];
+		size_t cl;
+
+		for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+			buf_free(&in);
+			cl = close_payload(cp, bad[i], NULL);
+			cframe(&in, 0x88, cp, cl, true);
+			snprintf(what, sizeof(what), "close code %u", bad[i]);
+			proto_error(what, &in, 1024, 1002);
+		}
+		for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+			io_init(&io);
+			s = wssess_new(&cb, &io, 1024);
+			cl = close_payload(cp, good[i], "ok");
+			feed(&io, 0x88, cp, cl);
+			is_int(wssess_read(s), 0, "close %u: read 0", good[i]);
+			is_int(wssess_peer_close_code(s), good[i],
+			    "close %u: the code", good[i]);
+			(void)wssess_write(s);
+			ok(io.out.len == 6 && memcmp(io.out.p + 2, cp, 4) == 0,
+			    "close %u: echoed", good[i]);
+			wssess_free(s);
+			io_free(&io);
+		}
+	}
+
+	/* a 4-byte UTF-8 character and the last code point pass; past
+	 * U+10FFFF does not */
+	io_init(&io);
+	s = wssess_new(&cb, &io, 1024);
+	feeds(&io, 0x81, "\xf0\x9f\x98\x80 \xf4\x8f\xbf\xbf \xef\xbf\xbf");
+	is_int(wssess_read(s), 0, "4-byte UTF-8: read 0");
+	is_int(io.ntext, 1, "delivered");
+	wssess_free(s);
+	io_free(&io);
+	buf_free(&in);
+	cframe(&in, 0x81, "\xf4\x90\x80\x80", 4, true);
+	proto_error("UTF-8 past U+10FFFF", &in, 1024, 1007);
+
+	/* a text reply longer than a control frame may be */
+	io_init(&io);
+	buf_init(&want);
+	s = wssess_new(&cb, &io, 1024);
+	is_int(wssess_send_text(s, big, 300), 0, "300-byte text reply queued");
+	is_int(wssess_write(s), 0, "write: 0");
+	sframe(&want, 0x1, big, 300);
+	ok(out_is_buf(&io, &want), "written as one text frame: 81 7e 01 2c ...");
+	wssess_free(s);
+	io_free(&io);
+	buf_free(&want);
+
+	buf_free(&in);
+	free(big);
+}
+
 /* ---- the peer gone, write errors ---- */
 
 static void
@@ -1393,6 +1522,7 @@ main(void)
 	test_close_local();
 	test_close_peer();
 	test_proto_errors();
+	test_reader();
 	test_io_errors();
 	return tap_done();
 }
