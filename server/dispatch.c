@@ -62,17 +62,25 @@ now_ms(void)
  * a tick timer re-arms its own at its next tick. */
 unsigned tick_generation;
 
-void
-tick_rearm(int fd)
+int64_t
+tick_period_ms(void)
 {
 	int64_t tick = __atomic_load_n(&sl.cfg.keepalive_interval_ms,
 	    __ATOMIC_RELAXED) / 4;
-	struct itimerspec its;
 
 	if (tick > 1000)
 		tick = 1000;
 	if (tick < 25)
 		tick = 25;
+	return tick;
+}
+
+void
+tick_rearm(int fd)
+{
+	int64_t tick = tick_period_ms();
+	struct itimerspec its;
+
 	its.it_interval.tv_sec = tick / 1000;
 	its.it_interval.tv_nsec = (tick % 1000) * 1000000;
 	its.it_value = its.it_interval;
@@ -895,7 +903,7 @@ static void
 on_tick(struct pollable *p, uint32_t events)
 {
 	int64_t now = now_ms(), ka = sl.cfg.keepalive_interval_ms;
-	struct stream *st, *n;
+	struct stream *st;
 	struct conn *c;
 	uint64_t v;
 
@@ -917,11 +925,14 @@ on_tick(struct pollable *p, uint32_t events)
 	replay_expire(D.replay, wall_ms());
 	publish_replay();
 	METRIC_SET(dispatch_tick_ms, now);
-	/* streams nobody has read for replay_window are deleted */
-	cds_list_for_each_entry_safe(st, n, streams_list(), all)
-		if (st->consumer == NULL &&
-		    now - st->idle_since_ms >= sl.cfg.replay_window_ms)
-			stream_delete(st);
+	/* streams nobody has read for replay_window are deleted: only
+	 * those, longest idle first, so an idle tick costs nothing */
+	while (!cds_list_empty(streams_idle())) {
+		st = cds_list_first_entry(streams_idle(), struct stream, idle);
+		if (now - st->idle_since_ms < sl.cfg.replay_window_ms)
+			break;
+		stream_delete(st);
+	}
 }
 
 static void *

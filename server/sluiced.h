@@ -79,6 +79,8 @@ int64_t now_ms(void);		/* CLOCK_MONOTONIC */
 int tick_timerfd(void);
 /* Re-arm a tick timer for the keepalive_interval now in force. */
 void tick_rearm(int fd);
+/* The tick period for the keepalive_interval now in force, ms. */
+int64_t tick_period_ms(void);
 /* Bumped when a reload changes keepalive_interval. */
 extern unsigned tick_generation;
 int64_t wall_ms(void);		/* CLOCK_REALTIME */

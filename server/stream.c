@@ -20,6 +20,7 @@
 static struct stream **bucket;
 static size_t nbucket, nstreams;
 static CDS_LIST_HEAD(all_streams);
+static CDS_LIST_HEAD(idle_streams);	/* see struct stream */
 
 /* token hash -> number of streams, for max_streams_per_token */
 struct tokcount {
@@ -68,6 +69,12 @@ struct cds_list_head *
 streams_list(void)
 {
 	return &all_streams;
+}
+
+struct cds_list_head *
+streams_idle(void)
+{
+	return &idle_streams;
 }
 
 static struct tokcount **
@@ -174,6 +181,7 @@ stream_create(const struct token_info *tok)
 	memcpy(st->token_hash, tok->hash, TOKEN_HASH_LEN);
 	st->idle_since_ms = now_ms();
 	cds_list_add_tail(&st->all, &all_streams);
+	cds_list_add_tail(&st->idle, &idle_streams);
 	if (++nstreams > nbucket)
 		rehash();
 	else {
@@ -191,6 +199,7 @@ stream_attach(struct stream *st, struct conn *c)
 {
 	/* takeover: the newer consumer wins */
 	stream_close(st, 4001, "replaced");
+	cds_list_del_init(&st->idle);
 	st->consumer = conn_ref(c);
 	c->stream = st;
 	c->last_push_ms = now_ms();
@@ -232,6 +241,7 @@ stream_detach(struct stream *st)
 	c->stream = NULL;
 	st->consumer = NULL;
 	st->idle_since_ms = now_ms();
+	cds_list_add_tail(&st->idle, &idle_streams);
 	conn_unref(c);
 }
 
@@ -261,6 +271,7 @@ stream_delete(struct stream *st)
 			break;
 		}
 	cds_list_del(&st->all);
+	cds_list_del(&st->idle);
 	tc_add(st->token_hash, -1);
 	nstreams--;
 	METRIC_ADD(streams, -1);

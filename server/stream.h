@@ -35,6 +35,8 @@ struct sub {
 struct stream {
 	struct stream	*hnext;		/* registry chain */
 	struct cds_list_head all;
+	struct cds_list_head idle;	/* in the idle list while nobody reads,
+					 * oldest idle_since_ms first */
 	char		 cid[CID_LEN + 1];
 	char		 user_id[TOKEN_ID_MAX];
 	uint8_t		 token_hash[TOKEN_HASH_LEN];
@@ -57,6 +59,8 @@ void streams_free_all(void);
 size_t streams_count(void);
 size_t streams_for_token(const uint8_t *token_hash);
 struct cds_list_head *streams_list(void);
+/* The streams without a consumer, longest idle first. */
+struct cds_list_head *streams_idle(void);
 
 struct stream *stream_find(const char *cid);
 struct stream *stream_create(const struct token_info *tok);

@@ -5,7 +5,9 @@
  * queue goes from empty to non-empty. A timer per worker sends pings,
  * drops peers silent for two keepalive intervals (the only way to notice
  * a dead peer, above all behind TLS), and ends close handshakes that the
- * peer never answers. */
+ * peer never answers. Sessions wait for that timer in a wheel of slots
+ * by their next deadline, so a tick looks only at the sessions due:
+ * between keepalives an idle worker does nothing. */
 #include "ws.h"
 #include "admin.h"
 #include "alloc.h"
@@ -32,10 +34,14 @@
 #include <unistd.h>
 
 #define CLOSE_WAIT_MS	2000	/* how long a close handshake may take */
+#define WHEEL_SLOTS	1024	/* a slot per tick: 256 keepalive intervals
+				 * ahead, or 1024 s; later deadlines wait
+				 * in the last slot and are slotted again */
 
 struct ws {
 	struct cds_wfcq_node	 node;		/* on the worker's new queue */
 	struct cds_list_head	 link;		/* in the worker's sessions */
+	struct cds_list_head	 tlink;		/* in a slot of the wheel */
 	struct wsworker		*w;
 	struct conn		*c;
 	int			 fd;
@@ -45,7 +51,7 @@ struct ws {
 	char			*extra;		/* bytes MHD read past the headers */
 	size_t			 extra_len, extra_off;
 	uint32_t		 events;	/* registered with epoll */
-	uint64_t		 seen_rx;	/* wssess_received at the last tick */
+	uint64_t		 seen_rx;	/* wssess_received at the last read */
 	int64_t			 last_rx_ms;
 	uint64_t		 seen_msgs;	/* wssess_peer_messages, idem */
 	int64_t			 last_msg_ms;	/* app streams: client keepalive */
@@ -65,6 +71,10 @@ struct wsworker {
 	struct cds_wfcq_head	 wakeh;		/* conns with work */
 	struct cds_wfcq_tail	 waket;
 	struct cds_list_head	 sessions;
+	struct cds_list_head	 wheel[WHEEL_SLOTS];
+	int64_t			 slot_ms;	/* a slot's width: the tick */
+	int64_t			 wheel_pos;	/* the last tick looked at */
+	int64_t			 now;		/* ms, once per epoll batch */
 	/* sessions torn down during this epoll batch: a later event of the
 	 * same batch may still name them, so they are freed after it */
 	struct cds_list_head	 dead;
@@ -181,6 +191,7 @@ teardown(struct ws *s)
 
 	epoll_ctl(s->w->epfd, EPOLL_CTL_DEL, s->fd, NULL);
 	cds_list_del(&s->link);
+	cds_list_del_init(&s->tlink);
 	wssess_free(s->sess);
 	s->sess = NULL;
 	/* Over TLS, MHD 0.9.75 pumps bytes between fd and the client until
@@ -229,6 +240,9 @@ bury(struct wsworker *w)
 	}
 }
 
+static void reslot(struct ws *s);
+static void note_rx(struct ws *s);
+
 /* Write what can be written; tear down when the session is over.
  * Returns -1 if s is gone. */
 static int
@@ -241,8 +255,10 @@ flush(struct ws *s)
 		teardown(s);
 		return -1;
 	}
-	if (wssess_closing(s->sess) && s->close_deadline_ms == 0)
+	if (wssess_closing(s->sess) && s->close_deadline_ms == 0) {
 		s->close_deadline_ms = now_ms() + CLOSE_WAIT_MS;
+		reslot(s);
+	}
 	set_events(s, EPOLLIN | (rc == 1 ? EPOLLOUT : 0));
 	return 0;
 }
@@ -290,8 +306,9 @@ start_session(struct wsworker *w, struct ws *s)
 	(void)setsockopt(s->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	s->w = w;
 	s->sess = wssess_new(&io_cb, s, sl.cfg.ws_max_message);
-	s->last_rx_ms = s->last_ping_ms = s->last_msg_ms = now_ms();
+	s->last_rx_ms = s->last_ping_ms = s->last_msg_ms = w->now;
 	cds_list_add_tail(&s->link, &w->sessions);
+	reslot(s);
 	if (s->sess == NULL || epoll_ctl(w->epfd, EPOLL_CTL_ADD, s->fd, &ev) < 0) {
 		log_warn("websocket: cannot start a session: %s", strerror(errno));
 		teardown(s);
@@ -316,60 +333,148 @@ on_session_event(struct ws *s, uint32_t events)
 {
 	if (s->dead)
 		return;
-	if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
+	if (events & (EPOLLIN | EPOLLERR | EPOLLHUP)) {
 		wssess_read(s->sess);
+		note_rx(s);
+	}
 	flush(s);
+}
+
+/* ---- the timer wheel ---- */
+
+/* When s must next be looked at: a ping due, the peer silent too long,
+ * an app client's own keepalive, a close handshake's end. */
+static int64_t
+next_deadline(const struct ws *s)
+{
+	int64_t ka = sl.cfg.keepalive_interval_ms;
+	int64_t d = s->last_rx_ms + 2 * ka;
+
+	if (s->close_deadline_ms && s->close_deadline_ms < d)
+		d = s->close_deadline_ms;
+	if (!wssess_closing(s->sess)) {
+		if (s->last_ping_ms + ka < d)
+			d = s->last_ping_ms + ka;
+		if (s->c->kind == CONN_APP &&
+		    s->last_msg_ms + sl.cfg.app_keepalive_ms < d)
+			d = s->last_msg_ms + sl.cfg.app_keepalive_ms;
+	}
+	return d;
+}
+
+/* Put s in the slot of its next deadline (moving it if it is in one):
+ * the first tick at or after the deadline, and never a tick passed. */
+static void
+reslot(struct ws *s)
+{
+	struct wsworker *w = s->w;
+	int64_t t = (next_deadline(s) + w->slot_ms - 1) / w->slot_ms;
+
+	if (t <= w->wheel_pos)
+		t = w->wheel_pos + 1;
+	if (t >= w->wheel_pos + WHEEL_SLOTS)
+		t = w->wheel_pos + WHEEL_SLOTS - 1;
+	cds_list_del(&s->tlink);
+	cds_list_add_tail(&s->tlink, &w->wheel[t % WHEEL_SLOTS]);
+}
+
+/* A new tick width (keepalive_interval was reloaded): slot all again. */
+static void
+wheel_reset(struct wsworker *w)
+{
+	struct ws *s;
+
+	cds_list_for_each_entry(s, &w->sessions, link)
+		cds_list_del_init(&s->tlink);
+	w->slot_ms = tick_period_ms();
+	w->wheel_pos = w->now / w->slot_ms;
+	cds_list_for_each_entry(s, &w->sessions, link)
+		reslot(s);
+}
+
+/* The peer showed life since the last look: note when. */
+static void
+note_rx(struct ws *s)
+{
+	uint64_t rx = wssess_received(s->sess), msgs = wssess_peer_messages(s->sess);
+
+	if (rx != s->seen_rx) {
+		s->seen_rx = rx;
+		s->last_rx_ms = s->w->now;
+	}
+	if (msgs != s->seen_msgs) {
+		s->seen_msgs = msgs;
+		s->last_msg_ms = s->w->now;
+	}
+}
+
+/* s is due: act on what has come due. */
+static void
+visit(struct ws *s, int64_t now)
+{
+	int64_t ka = sl.cfg.keepalive_interval_ms;
+
+	if (s->close_deadline_ms && now >= s->close_deadline_ms) {
+		teardown(s);		/* the peer never answered */
+		return;
+	}
+	if (now - s->last_rx_ms >= 2 * ka) {
+		log_debug("websocket: peer silent for %lld ms, dropped",
+		    (long long)(now - s->last_rx_ms));
+		teardown(s);
+		return;
+	}
+	/* an app client must speak for itself every app_keepalive: the
+	 * pongs its library sends for it do not count */
+	if (s->c->kind == CONN_APP && !wssess_closing(s->sess) &&
+	    now - s->last_msg_ms >= sl.cfg.app_keepalive_ms) {
+		log_debug("websocket: app client silent for %lld ms, closed",
+		    (long long)(now - s->last_msg_ms));
+		wssess_close(s->sess, 1008, "keepalive");
+		flush(s);
+		return;
+	}
+	if (now - s->last_ping_ms >= ka && !wssess_closing(s->sess)) {
+		s->last_ping_ms = now;
+		wssess_ping(s->sess);
+		flush(s);
+	}
 }
 
 static void
 on_tick(struct wsworker *w)
 {
-	int64_t now = now_ms(), ka = sl.cfg.keepalive_interval_ms;
-	struct ws *s, *n;
+	unsigned gen = __atomic_load_n(&tick_generation, __ATOMIC_RELAXED);
+	int64_t cur;
 	uint64_t v;
 
 	(void)!read(w->tfd, &v, sizeof(v));
-	if (w->tick_gen != __atomic_load_n(&tick_generation, __ATOMIC_RELAXED)) {
-		w->tick_gen = __atomic_load_n(&tick_generation, __ATOMIC_RELAXED);
+	if (w->tick_gen != gen) {
+		w->tick_gen = gen;
 		tick_rearm(w->tfd);	/* keepalive_interval was reloaded */
+		wheel_reset(w);
 	}
-	cds_list_for_each_entry_safe(s, n, &w->sessions, link) {
-		uint64_t rx = wssess_received(s->sess);
+	cur = w->now / w->slot_ms;
+	if (cur - w->wheel_pos > WHEEL_SLOTS)
+		w->wheel_pos = cur - WHEEL_SLOTS;
+	while (w->wheel_pos < cur) {
+		struct cds_list_head *slot, due;
+		struct ws *s, *n;
 
-		uint64_t msgs = wssess_peer_messages(s->sess);
-
-		if (rx != s->seen_rx) {
-			s->seen_rx = rx;
-			s->last_rx_ms = now;
-		}
-		if (msgs != s->seen_msgs) {
-			s->seen_msgs = msgs;
-			s->last_msg_ms = now;
-		}
-		if (s->close_deadline_ms && now >= s->close_deadline_ms) {
-			teardown(s);		/* the peer never answered */
+		w->wheel_pos++;
+		slot = &w->wheel[w->wheel_pos % WHEEL_SLOTS];
+		if (cds_list_empty(slot))
 			continue;
-		}
-		if (now - s->last_rx_ms >= 2 * ka) {
-			log_debug("websocket: peer silent for %lld ms, dropped",
-			    (long long)(now - s->last_rx_ms));
-			teardown(s);
-			continue;
-		}
-		/* an app client must speak for itself every app_keepalive:
-		 * the pongs its library sends for it do not count */
-		if (s->c->kind == CONN_APP && !wssess_closing(s->sess) &&
-		    now - s->last_msg_ms >= sl.cfg.app_keepalive_ms) {
-			log_debug("websocket: app client silent for %lld ms, "
-			    "closed", (long long)(now - s->last_msg_ms));
-			wssess_close(s->sess, 1008, "keepalive");
-			flush(s);
-			continue;
-		}
-		if (now - s->last_ping_ms >= ka && !wssess_closing(s->sess)) {
-			s->last_ping_ms = now;
-			wssess_ping(s->sess);
-			flush(s);
+		/* take the slot's sessions out first: reslot may put one
+		 * back in this very slot, a full turn later */
+		CDS_INIT_LIST_HEAD(&due);
+		cds_list_splice(slot, &due);
+		CDS_INIT_LIST_HEAD(slot);
+		cds_list_for_each_entry_safe(s, n, &due, tlink) {
+			cds_list_del_init(&s->tlink);
+			visit(s, w->now);
+			if (!s->dead)
+				reslot(s);
 		}
 	}
 }
@@ -408,6 +513,7 @@ worker_main(void *arg)
 	while (__atomic_load_n(&w->running, __ATOMIC_ACQUIRE)) {
 		int n = epoll_wait(w->epfd, evs, 128, 1000);
 
+		w->now = now_ms();
 		for (int i = 0; i < n; i++) {
 			void *p = evs[i].data.ptr;
 
@@ -449,6 +555,7 @@ ws_handoff(struct conn *c, int fd, int tls_fd,
 
 	s->c = c;
 	s->tls_fd = tls_fd;
+	CDS_INIT_LIST_HEAD(&s->tlink);
 	if (extra_len > 0) {
 		s->extra = xmalloc(extra_len);
 		memcpy(s->extra, extra, extra_len);
@@ -530,6 +637,12 @@ ws_start(int n, char *err, size_t errlen)
 
 		CDS_INIT_LIST_HEAD(&w->sessions);
 		CDS_INIT_LIST_HEAD(&w->dead);
+		for (int k = 0; k < WHEEL_SLOTS; k++)
+			CDS_INIT_LIST_HEAD(&w->wheel[k]);
+		w->now = now_ms();
+		w->slot_ms = tick_period_ms();
+		w->wheel_pos = w->now / w->slot_ms;
+		w->tick_gen = __atomic_load_n(&tick_generation, __ATOMIC_RELAXED);
 		cds_wfcq_init(&w->newh, &w->newt);
 		cds_wfcq_init(&w->wakeh, &w->waket);
 		w->epfd = epoll_create1(EPOLL_CLOEXEC);
