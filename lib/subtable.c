@@ -12,16 +12,32 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A key's entries. Slots [0, n) are published; a removed entry's sub
+ * is NULL (a hole) until the array is next rebuilt. Appending into
+ * spare capacity and punching holes are done in place, which readers
+ * may see or not, both fine: every entry present for a whole read is
+ * seen exactly once. An array is rebuilt (copied without its holes,
+ * the old one freed after a grace period) only when it is full or
+ * mostly holes, so adding and removing cost O(1) amortised, not a copy
+ * of every subscriber of the key. */
 struct subarr {
 	struct rcu_head		rcu;
-	size_t			n;
+	size_t			cap;
+	size_t			n;		/* atomic: slots published */
 	struct subtable_ent	e[];
 };
+
+#define IDX_MIN		8	/* more live entries than this: indexed */
 
 struct subkey {
 	struct cds_lfht_node	node;
 	struct rcu_head		rcu;
 	struct subarr		*arr;
+	/* the writers' own: live entries, and for a large key an open-
+	 * addressing index sub -> slot + 1 (0: empty) */
+	size_t			live;
+	uint32_t		*idx;
+	size_t			idxcap;		/* a power of two, or 0 */
 	char			key[];
 };
 
@@ -76,6 +92,7 @@ subtable_free(struct subtable *st)
 		cds_lfht_next(st->ht, &it);
 		cds_lfht_del(st->ht, node);
 		free(sk->arr);
+		free(sk->idx);
 		free(sk);
 	}
 	urcu_memb_read_unlock();
@@ -86,13 +103,14 @@ subtable_free(struct subtable *st)
 }
 
 static struct subarr *
-arr_new(size_t n)
+arr_new(size_t cap)
 {
-	struct subarr *a = malloc(sizeof(*a) + n * sizeof(a->e[0]));
+	struct subarr *a = malloc(sizeof(*a) + cap * sizeof(a->e[0]));
 
 	if (a == NULL)
 		fatal("%s: out of memory", __func__);
-	a->n = n;
+	a->cap = cap;
+	a->n = 0;
 	return a;
 }
 
@@ -108,6 +126,7 @@ key_free_rcu(struct rcu_head *h)
 	struct subkey *sk = caa_container_of(h, struct subkey, rcu);
 
 	free(sk->arr);
+	free(sk->idx);
 	free(sk);
 }
 
@@ -122,43 +141,158 @@ find_key(struct subtable *st, const char *key)
 	return node ? caa_container_of(node, struct subkey, node) : NULL;
 }
 
+/* ---- the index (writers only, under wlock) ---- */
+
+static size_t
+idx_home(const struct subkey *sk, const void *sub)
+{
+	uint64_t h = (uint64_t)(uintptr_t)sub * 0x9e3779b97f4a7c15ULL;
+
+	return (size_t)(h >> 32) & (sk->idxcap - 1);
+}
+
+static void
+idx_put(struct subkey *sk, size_t slot)
+{
+	size_t p = idx_home(sk, sk->arr->e[slot].sub);
+
+	while (sk->idx[p] != 0)
+		p = (p + 1) & (sk->idxcap - 1);
+	sk->idx[p] = (uint32_t)slot + 1;
+}
+
+/* (Re)build the index for the array as it is, or drop it when the key
+ * is small enough to scan. */
+static void
+idx_build(struct subkey *sk)
+{
+	struct subarr *a = sk->arr;
+
+	free(sk->idx);
+	sk->idx = NULL;
+	sk->idxcap = 0;
+	if (sk->live <= IDX_MIN)
+		return;
+	sk->idxcap = 16;
+	while (sk->idxcap < 2 * a->cap)
+		sk->idxcap *= 2;
+	sk->idx = calloc(sk->idxcap, sizeof(*sk->idx));
+	if (sk->idx == NULL)
+		fatal("%s: out of memory", __func__);
+	for (size_t i = 0; i < a->n; i++)
+		if (a->e[i].sub != NULL)
+			idx_put(sk, i);
+}
+
+/* The slot holding sub, or -1; with the index, *pos is where. */
+static long
+find_slot(const struct subkey *sk, const void *sub, size_t *pos)
+{
+	const struct subarr *a = sk->arr;
+
+	if (sk->idx == NULL) {
+		for (size_t i = 0; i < a->n; i++)
+			if (a->e[i].sub == sub)
+				return (long)i;
+		return -1;
+	}
+	for (size_t p = idx_home(sk, sub); sk->idx[p] != 0;
+	    p = (p + 1) & (sk->idxcap - 1))
+		if (a->e[sk->idx[p] - 1].sub == sub) {
+			*pos = p;
+			return (long)sk->idx[p] - 1;
+		}
+	return -1;
+}
+
+/* Empty index position p, shifting back the entries of its run
+ * (linear probing needs no tombstones then). */
+static void
+idx_del(struct subkey *sk, size_t p)
+{
+	size_t mask = sk->idxcap - 1, q = p;
+
+	sk->idx[p] = 0;
+	for (;;) {
+		size_t home;
+
+		q = (q + 1) & mask;
+		if (sk->idx[q] == 0)
+			return;
+		home = idx_home(sk, sk->arr->e[sk->idx[q] - 1].sub);
+		/* move it back to p unless its home lies in (p, q] */
+		if ((p < q) ? (home <= p || home > q) : (home <= p && home > q)) {
+			sk->idx[p] = sk->idx[q];
+			sk->idx[q] = 0;
+			p = q;
+		}
+	}
+}
+
+/* A new array with the live entries and room to grow; the old one goes
+ * after a grace period. */
+static void
+rebuild(struct subkey *sk)
+{
+	struct subarr *old = sk->arr, *a;
+	size_t cap = sk->live < 2 ? 4 : 2 * sk->live, j = 0;
+
+	a = arr_new(cap);
+	for (size_t i = 0; i < old->n; i++)
+		if (old->e[i].sub != NULL)
+			a->e[j++] = old->e[i];
+	a->n = j;
+	rcu_assign_pointer(sk->arr, a);
+	urcu_memb_call_rcu(&old->rcu, arr_free_rcu);
+	idx_build(sk);
+}
+
 void
 subtable_add(struct subtable *st, const char *key, void *stream, void *sub)
 {
 	struct subkey *sk;
-	struct subarr *old, *a;
-	size_t i;
+	struct subarr *a;
+	size_t pos = 0, slot;
+	long i;
 
 	pthread_mutex_lock(&st->wlock);
 	urcu_memb_read_lock();
 	sk = find_key(st, key);
 	if (sk == NULL) {
 		size_t kl = strlen(key);
-		sk = malloc(sizeof(*sk) + kl + 1);
+		sk = calloc(1, sizeof(*sk) + kl + 1);
 		if (sk == NULL)
 			fatal("%s: out of memory", __func__);
 		memcpy(sk->key, key, kl + 1);
 		cds_lfht_node_init(&sk->node);
-		sk->arr = arr_new(1);
+		sk->arr = arr_new(4);
 		sk->arr->e[0].stream = stream;
 		sk->arr->e[0].sub = sub;
+		sk->arr->n = 1;
+		sk->live = 1;
 		cds_lfht_add(st->ht, key_hash(key), &sk->node);
 		st->nkeys++;
 		st->nsubs++;
 		goto out;
 	}
-	old = sk->arr;
-	for (i = 0; i < old->n; i++)
-		if (old->e[i].sub == sub)
-			break;
-	a = arr_new(old->n + (i == old->n));
-	memcpy(a->e, old->e, old->n * sizeof(a->e[0]));
-	a->e[i].stream = stream;
-	a->e[i].sub = sub;
-	if (i == old->n)
-		st->nsubs++;
-	rcu_assign_pointer(sk->arr, a);
-	urcu_memb_call_rcu(&old->rcu, arr_free_rcu);
+	if ((i = find_slot(sk, sub, &pos)) >= 0) {
+		/* the same sub again: its stream is replaced in place */
+		__atomic_store_n(&sk->arr->e[i].stream, stream, __ATOMIC_RELEASE);
+		goto out;
+	}
+	if (sk->arr->n == sk->arr->cap)
+		rebuild(sk);
+	a = sk->arr;
+	slot = a->n;
+	a->e[slot].stream = stream;
+	a->e[slot].sub = sub;
+	__atomic_store_n(&a->n, slot + 1, __ATOMIC_RELEASE);
+	sk->live++;
+	st->nsubs++;
+	if (sk->idx != NULL)
+		idx_put(sk, slot);
+	else if (sk->live > IDX_MIN)
+		idx_build(sk);
 out:
 	urcu_memb_read_unlock();
 	pthread_mutex_unlock(&st->wlock);
@@ -168,34 +302,31 @@ int
 subtable_remove(struct subtable *st, const char *key, void *sub)
 {
 	struct subkey *sk;
-	struct subarr *old, *a;
-	size_t i, j;
+	struct subarr *a;
+	size_t pos = 0;
+	long i;
 	int rc = -1;
 
 	pthread_mutex_lock(&st->wlock);
 	urcu_memb_read_lock();
 	sk = find_key(st, key);
-	if (sk == NULL)
-		goto out;
-	old = sk->arr;
-	for (i = 0; i < old->n && old->e[i].sub != sub; i++)
-		;
-	if (i == old->n)
+	if (sk == NULL || (i = find_slot(sk, sub, &pos)) < 0)
 		goto out;
 	rc = 0;
 	st->nsubs--;
-	if (old->n == 1) {
+	if (--sk->live == 0) {
 		cds_lfht_del(st->ht, &sk->node);
 		st->nkeys--;
 		urcu_memb_call_rcu(&sk->rcu, key_free_rcu);
 		goto out;
 	}
-	a = arr_new(old->n - 1);
-	for (i = j = 0; i < old->n; i++)
-		if (old->e[i].sub != sub)
-			a->e[j++] = old->e[i];
-	rcu_assign_pointer(sk->arr, a);
-	urcu_memb_call_rcu(&old->rcu, arr_free_rcu);
+	a = sk->arr;
+	if (sk->idx != NULL)
+		idx_del(sk, pos);
+	__atomic_store_n(&a->e[i].sub, NULL, __ATOMIC_RELEASE);
+	/* mostly holes: rebuild smaller */
+	if (a->n > 8 && a->n - sk->live > sk->live)
+		rebuild(sk);
 out:
 	urcu_memb_read_unlock();
 	pthread_mutex_unlock(&st->wlock);
@@ -213,7 +344,7 @@ subtable_lookup(struct subtable *st, const char *key,
 		return 0;
 	a = rcu_dereference(sk->arr);
 	*out = a->e;
-	return a->n;
+	return __atomic_load_n(&a->n, __ATOMIC_ACQUIRE);
 }
 
 size_t

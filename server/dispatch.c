@@ -29,6 +29,11 @@
 
 struct dispatch {
 	pthread_t	 thread;
+	/* held by the dispatcher while it works on a batch, and by an
+	 * HTTP thread running an op (dispatch_run): what follows is the
+	 * dispatcher's, touched under it */
+	pthread_mutex_t	 lock;
+	bool		 stopped;	/* the dispatcher has left */
 	int		 epfd;
 	struct pollable	 opev;		/* eventfd: ops queued */
 	struct pollable	 tick;		/* timerfd: keepalives, expiry */
@@ -203,9 +208,13 @@ deliver(struct event *ev)
 	for (size_t k = 0; k < ev->nkeys; k++) {
 		n = subtable_lookup(sl.subs, ev->keys[k], &e);
 		for (size_t i = 0; i < n; i++) {
-			struct sub *s = e[i].sub;
+			void *vst, *vs;
+			struct sub *s;
 
-			st = e[i].stream;
+			if (!subtable_get(e, i, &vst, &vs))
+				continue;
+			st = vst;
+			s = vs;
 			if (s->mark == ev->cursor)
 				continue;	/* the key was listed twice */
 			s->mark = ev->cursor;
@@ -853,7 +862,7 @@ op_drained(struct op *op)
 }
 
 static void
-run_op(struct op *op)
+exec_op(struct op *op)
 {
 	switch (op->kind) {
 	case OP_ATTACH:		op_attach(op); break;
@@ -872,6 +881,12 @@ run_op(struct op *op)
 	case OP_DRAINED:	op_drained(op); break;
 	case OP_RELOAD:		op_reload(op); break;
 	}
+}
+
+static void
+run_op(struct op *op)
+{
+	exec_op(op);
 	if (op->async) {
 		if (op->conn)
 			conn_unref(op->conn);
@@ -948,6 +963,7 @@ dispatch_main(void *arg)
 			log_err("%s: epoll_wait: %s", __func__, strerror(errno));
 			break;
 		}
+		pthread_mutex_lock(&D.lock);
 		for (int i = 0; i < n; i++) {
 			struct pollable *p = evs[i].data.ptr;
 			p->fn(p, evs[i].events);
@@ -955,8 +971,12 @@ dispatch_main(void *arg)
 			if (p != &D.opev)
 				drain_ops();
 		}
+		pthread_mutex_unlock(&D.lock);
 	}
+	pthread_mutex_lock(&D.lock);
 	drain_ops();
+	D.stopped = true;
+	pthread_mutex_unlock(&D.lock);
 	urcu_memb_unregister_thread();
 	return NULL;
 }
@@ -973,6 +993,7 @@ int
 dispatch_start(char *err, size_t errlen)
 {
 	memset(&D, 0, sizeof(D));
+	pthread_mutex_init(&D.lock, NULL);
 	CDS_INIT_LIST_HEAD(&D.live);
 	cds_wfcq_init(&D.qhead, &D.qtail);
 	buf_init(&D.head);
@@ -1024,6 +1045,50 @@ dispatch_call(struct op *op)
 	while (sem_wait(&op->done) < 0 && errno == EINTR)
 		;
 	sem_destroy(&op->done);
+}
+
+/* An HTTP thread runs ops itself (dispatch_run), inside RCU read-side
+ * sections like the dispatcher's: it registers with liburcu on its
+ * first op and unregisters when it exits. */
+static pthread_key_t rcu_key;
+static pthread_once_t rcu_key_once = PTHREAD_ONCE_INIT;
+static __thread bool rcu_registered;
+
+static void
+rcu_thread_exit(void *v)
+{
+	(void)v;
+	urcu_memb_unregister_thread();
+}
+
+static void
+rcu_key_make(void)
+{
+	if (pthread_key_create(&rcu_key, rcu_thread_exit) != 0)
+		fatal("%s: pthread_key_create failed", __func__);
+}
+
+void
+dispatch_run(struct op *op)
+{
+	if (!rcu_registered) {
+		pthread_once(&rcu_key_once, rcu_key_make);
+		urcu_memb_register_thread();
+		(void)pthread_setspecific(rcu_key, op);	/* any non-NULL */
+		rcu_registered = true;
+	}
+	op->async = false;
+	pthread_mutex_lock(&D.lock);
+	if (D.stopped) {
+		pthread_mutex_unlock(&D.lock);
+		op->status = 503;
+		op->error = "the server is stopping";
+		return;
+	}
+	/* what other threads queued before this runs first, in order */
+	drain_ops();
+	exec_op(op);
+	pthread_mutex_unlock(&D.lock);
 }
 
 void

@@ -76,6 +76,12 @@ struct op {
 int dispatch_start(char *err, size_t errlen);
 /* Run op on the dispatcher and wait for it. */
 void dispatch_call(struct op *op);
+/* Run op here, now, serialised with the dispatcher (which holds a lock
+ * while it works): for HTTP threads, which thus skip two thread
+ * switches per call. After ops queued before it; it does not wait for
+ * an ingest burst in progress to end, only for the dispatcher's current
+ * batch. */
+void dispatch_run(struct op *op);
 /* Hand op over (op->async set); the dispatcher frees it. */
 void dispatch_post(struct op *op);
 void dispatch_stop(void);

@@ -377,7 +377,7 @@ ws_upgrade(struct MHD_Connection *mc, void **req_cls, struct op *op,
 	enum MHD_Result ret;
 	struct conn *c = op->conn;
 
-	dispatch_call(op);
+	dispatch_run(op);
 	if (op->status != 200) {
 		conn_unref(c);
 		return respond_error(mc, (unsigned)op->status, op->error);
@@ -434,7 +434,7 @@ user_stream(struct MHD_Connection *mc, const char *url, void **req_cls,
 	c->mhd = mc;
 	c->display = op.display;
 	op.conn = c;
-	dispatch_call(&op);
+	dispatch_run(&op);
 	if (op.status != 200) {
 		conn_unref(c);
 		return respond_error(mc, (unsigned)op.status, op.error);
@@ -537,7 +537,7 @@ subscribe(struct MHD_Connection *mc, const char *path,
 	if (sid != NULL)
 		strcpy(op.sid, sid);
 	buf_init(&op.body);
-	dispatch_call(&op);
+	dispatch_run(&op);
 	subfilter_clear(&op.filter);
 	if (op.status != 200)
 		ret = respond_error(mc, (unsigned)op.status, op.error);
@@ -565,7 +565,7 @@ manage_streams(struct MHD_Connection *mc, const char *method, const char *rest,
 			return respond_error(mc, 405, "use GET to list streams");
 		op.kind = OP_LIST_STREAMS;
 		buf_init(&op.body);
-		dispatch_call(&op);
+		dispatch_run(&op);
 		buf_init(&b);
 		buf_adds(&b, "{\"meta\":{\"code\":200},\"data\":");
 		buf_add(&b, op.body.p, op.body.len);
@@ -591,7 +591,7 @@ manage_streams(struct MHD_Connection *mc, const char *method, const char *rest,
 		op.kind = OP_UNSUBSCRIBE;
 		strcpy(op.sid, slash + 1);
 	}
-	dispatch_call(&op);
+	dispatch_run(&op);
 	if (op.status != 204)
 		return respond_error(mc, (unsigned)op.status, op.error);
 	return respond(mc, 204, NULL, NULL);
@@ -709,7 +709,7 @@ app_streams(struct MHD_Connection *mc, const char *method, const char *rest,
 	else
 		op.kind = key ? OP_APP_GET : OP_APP_LIST;
 	buf_init(&op.body);
-	dispatch_call(&op);
+	dispatch_run(&op);
 	appfilter_free(op.def.filter);	/* one the dispatcher did not take */
 	ret = respond_op_body(mc, &op);
 	buf_free(&op.body);
@@ -745,7 +745,7 @@ app_connect(struct MHD_Connection *mc, void **req_cls)
 	if (code != 0) {
 		/* an unknown key says so first, whatever the handshake */
 		op.check_only = true;
-		dispatch_call(&op);
+		dispatch_run(&op);
 		if (op.status != 200)
 			return respond_error(mc, (unsigned)op.status, op.error);
 		return respond_error(mc, code, msg);

@@ -28,7 +28,19 @@ struct tokcount {
 	uint8_t		 hash[TOKEN_HASH_LEN];
 	size_t		 n;
 };
-static struct tokcount *tcbucket[NBUCKET_MIN];
+/* as many buckets as the stream table (there are no more tokens with
+ * streams than streams), grown with it */
+static struct tokcount **tcbucket;
+static size_t ntcbucket;
+
+static size_t
+tc_slot(const uint8_t *hash, size_t n)
+{
+	uint64_t v;
+
+	memcpy(&v, hash, sizeof(v));	/* a digest: any 8 bytes will do */
+	return (size_t)(v % n);
+}
 
 static size_t
 cid_slot(const char *cid, size_t n)
@@ -43,7 +55,9 @@ streams_init(void)
 {
 	nbucket = NBUCKET_MIN;
 	bucket = calloc(nbucket, sizeof(*bucket));
-	if (bucket == NULL)
+	ntcbucket = NBUCKET_MIN;
+	tcbucket = calloc(ntcbucket, sizeof(*tcbucket));
+	if (bucket == NULL || tcbucket == NULL)
 		fatal("%s: out of memory", __func__);
 }
 
@@ -57,6 +71,9 @@ streams_free_all(void)
 	free(bucket);
 	bucket = NULL;
 	nbucket = 0;
+	free(tcbucket);
+	tcbucket = NULL;
+	ntcbucket = 0;
 }
 
 size_t
@@ -80,11 +97,8 @@ streams_idle(void)
 static struct tokcount **
 tc_find(const uint8_t *hash)
 {
-	uint64_t v;
-	struct tokcount **pp;
+	struct tokcount **pp = &tcbucket[tc_slot(hash, ntcbucket)];
 
-	memcpy(&v, hash, sizeof(v));
-	pp = &tcbucket[v % NBUCKET_MIN];
 	for (; *pp; pp = &(*pp)->next)
 		if (memcmp((*pp)->hash, hash, TOKEN_HASH_LEN) == 0)
 			break;
@@ -153,6 +167,7 @@ rehash(void)
 {
 	size_t nn = nbucket * 2;
 	struct stream **nb = calloc(nn, sizeof(*nb)), *st;
+	struct tokcount **ntb, *t;
 
 	if (nb == NULL)
 		fatal("%s: out of memory", __func__);
@@ -164,6 +179,21 @@ rehash(void)
 	free(bucket);
 	bucket = nb;
 	nbucket = nn;
+	/* the token counts too */
+	ntb = calloc(nn, sizeof(*ntb));
+	if (ntb == NULL)
+		fatal("%s: out of memory", __func__);
+	for (size_t i = 0; i < ntcbucket; i++)
+		while ((t = tcbucket[i]) != NULL) {
+			size_t s = tc_slot(t->hash, nn);
+
+			tcbucket[i] = t->next;
+			t->next = ntb[s];
+			ntb[s] = t;
+		}
+	free(tcbucket);
+	tcbucket = ntb;
+	ntcbucket = nn;
 }
 
 struct stream *
