@@ -32,7 +32,16 @@
 #include <unistd.h>
 
 #define MAX_LISTENERS	16
-#define CHUNK_BLOCK	8192
+/* MHD's block for a callback response: chunked streams never use it
+ * (MHD reads our chunks straight into the connection's write buffer),
+ * but it is allocated and zeroed for each stream. */
+#define CHUNK_BLOCK	256
+/* Each connection's memory pool: the request's headers, then a chunked
+ * stream's write buffer, kept as long as the stream is open. MHD's
+ * default, 32 KiB, was most of an idle chunked stream's memory; 16 KiB
+ * takes request headers up to about 15 KiB (more: 431) and still
+ * streams events of any size (test_http_limits). */
+#define HTTP_POOL	(16 * 1024)
 #define PEM_MAX		(1024 * 1024)	/* a certificate chain is a few KiB */
 
 static struct MHD_Daemon *daemons[MAX_LISTENERS];
@@ -1052,6 +1061,7 @@ start_one(const char *addr, char *err, size_t errlen)
 	    MHD_OPTION_CONNECTION_LIMIT, mhd_limit,
 	    MHD_OPTION_NOTIFY_CONNECTION, conn_notify, NULL,
 	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120,
+	    MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_POOL,
 	    MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
 	    MHD_OPTION_NOTIFY_COMPLETED, request_done, NULL,
 	    /* the TLS options, or an empty list */

@@ -244,6 +244,7 @@ class ChunkedStream:
 
     def __init__(self, sl, token, path, params):
         params = dict(params)
+        extra = params.pop("headers", None) or {}
         if params.pop("query_token", False) and token:
             params["access_token"] = token
             token = None
@@ -252,6 +253,7 @@ class ChunkedStream:
         h = "GET %s%s HTTP/1.1\r\nHost: 127.0.0.1\r\n" % (path, "?" + q if q else "")
         if token:
             h += "Authorization: Bearer %s\r\n" % token
+        h += "".join("%s: %s\r\n" % kv for kv in extra.items())
         self.sock.sendall((h + "\r\n").encode())
         self.buf = b""
         while b"\r\n\r\n" not in self.buf:
