@@ -5,7 +5,26 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A pool slot: an item and a head of up to this many bytes in all. The
+ * heads of event deliveries (frame header, connection id, subscription
+ * ids) are ~100 bytes. */
+#define POOL_SLOT	256
+/* Above this many free items, frees go back to malloc: the pool keeps
+ * what is usually in flight, not a saturating burst's high-water mark. */
+#define POOL_MAX	65536
+
 const char qitem_crlf[2] = { '\r', '\n' };
+
+static struct cds_wfcq_head pool_head;
+static struct cds_wfcq_tail pool_tail;
+static size_t pool_len;		/* atomic */
+static uint64_t pool_reused;	/* atomic */
+
+__attribute__((constructor)) static void
+pool_init(void)
+{
+	cds_wfcq_init(&pool_head, &pool_tail);
+}
 
 size_t
 ws_frame_header(uint8_t out[10], uint8_t opcode, uint64_t len)
@@ -29,9 +48,26 @@ ws_frame_header(uint8_t out[10], uint8_t opcode, uint64_t len)
 
 static struct qitem *
 build(const void *pre, size_t prelen, const void *head, size_t headlen,
-    struct msg *tail, uint64_t cursor, uint8_t traillen)
+    struct msg *tail, uint64_t cursor, uint8_t traillen, bool pool)
 {
-	struct qitem *q = xmalloc(sizeof(*q) + prelen + headlen);
+	size_t size = sizeof(struct qitem) + prelen + headlen;
+	struct qitem *q = NULL;
+
+	if (pool && size <= POOL_SLOT) {
+		struct cds_wfcq_node *n =
+		    __cds_wfcq_dequeue_blocking(&pool_head, &pool_tail);
+
+		if (n != NULL) {
+			q = caa_container_of(n, struct qitem, fnode);
+			__atomic_sub_fetch(&pool_len, 1, __ATOMIC_RELAXED);
+			__atomic_add_fetch(&pool_reused, 1, __ATOMIC_RELAXED);
+		} else
+			q = xmalloc(POOL_SLOT);
+		q->pooled = true;
+	} else {
+		q = xmalloc(size);
+		q->pooled = false;
+	}
 
 	q->next = NULL;
 	q->tail = tail ? msg_ref(tail) : NULL;
@@ -51,7 +87,7 @@ struct qitem *
 qitem_chunked(const void *head, size_t headlen, struct msg *tail,
     uint64_t cursor)
 {
-	return build(NULL, 0, head, headlen, tail, cursor, 2);
+	return build(NULL, 0, head, headlen, tail, cursor, 2, false);
 }
 
 struct qitem *
@@ -60,19 +96,55 @@ qitem_ws(const void *head, size_t headlen, struct msg *tail, uint64_t cursor)
 	uint8_t hdr[10];
 	size_t n = ws_frame_header(hdr, 0x1, headlen + (tail ? tail->len : 0));
 
-	return build(hdr, n, head, headlen, tail, cursor, 0);
+	return build(hdr, n, head, headlen, tail, cursor, 0, false);
 }
 
 struct qitem *
 qitem_raw(const void *head, size_t headlen, struct msg *tail, uint64_t cursor)
 {
-	return build(NULL, 0, head, headlen, tail, cursor, 0);
+	return build(NULL, 0, head, headlen, tail, cursor, 0, false);
+}
+
+struct qitem *
+qitem_chunked_pooled(const void *head, size_t headlen, struct msg *tail,
+    uint64_t cursor)
+{
+	return build(NULL, 0, head, headlen, tail, cursor, 2, true);
+}
+
+struct qitem *
+qitem_ws_pooled(const void *head, size_t headlen, struct msg *tail,
+    uint64_t cursor)
+{
+	uint8_t hdr[10];
+	size_t n = ws_frame_header(hdr, 0x1, headlen + (tail ? tail->len : 0));
+
+	return build(hdr, n, head, headlen, tail, cursor, 0, true);
+}
+
+size_t
+qitem_pool_free(void)
+{
+	return __atomic_load_n(&pool_len, __ATOMIC_RELAXED);
+}
+
+uint64_t
+qitem_pool_reused(void)
+{
+	return __atomic_load_n(&pool_reused, __ATOMIC_RELAXED);
 }
 
 void
 qitem_free(struct qitem *q)
 {
 	msg_unref(q->tail);
+	if (q->pooled && __atomic_load_n(&pool_len, __ATOMIC_RELAXED) < POOL_MAX) {
+		q->tail = NULL;
+		cds_wfcq_node_init(&q->fnode);
+		__atomic_add_fetch(&pool_len, 1, __ATOMIC_RELAXED);
+		cds_wfcq_enqueue(&pool_head, &pool_tail, &q->fnode);
+		return;
+	}
 	free(q);
 }
 

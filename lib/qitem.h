@@ -10,6 +10,8 @@
 
 #include "msg.h"
 
+#include <urcu/wfcqueue.h>
+
 struct qitem {
 	struct qitem	*next;
 	struct msg	*tail;		/* NULL: the head is all */
@@ -20,6 +22,8 @@ struct qitem {
 	bool		 live;		/* an event delivered live, not
 					 * replayed: its writer measures
 					 * its ingest-to-socket latency */
+	bool		 pooled;	/* back to the pool when freed */
+	struct cds_wfcq_node fnode;	/* on the pool's free list */
 	char		 head[];
 };
 
@@ -34,6 +38,18 @@ struct qitem *qitem_ws(const void *head, size_t headlen, struct msg *tail,
 /* Bytes given as they are (e.g. a complete pre-built frame in tail). */
 struct qitem *qitem_raw(const void *head, size_t headlen, struct msg *tail,
     uint64_t cursor);
+/* The same from a pool of recycled items, for the per-delivery path:
+ * no malloc once the pool holds what is in flight. Any thread may free
+ * them (qitem_free), but only one thread at a time may make them (the
+ * dispatcher's lock serialises the makers). Items too large for a pool
+ * slot are allocated as usual. */
+struct qitem *qitem_ws_pooled(const void *head, size_t headlen,
+    struct msg *tail, uint64_t cursor);
+struct qitem *qitem_chunked_pooled(const void *head, size_t headlen,
+    struct msg *tail, uint64_t cursor);
+/* Items in the pool now, and made from it so far (for tests). */
+size_t qitem_pool_free(void);
+uint64_t qitem_pool_reused(void);
 void qitem_free(struct qitem *q);
 size_t qitem_len(const struct qitem *q);
 

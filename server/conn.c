@@ -62,9 +62,10 @@ struct qitem *
 conn_item(const struct conn *c, const void *head, size_t headlen,
     struct msg *tail, uint64_t cursor)
 {
+	/* the dispatcher's lock is held: pooled items may be made */
 	if (c->transport == CONN_WEBSOCKET)
-		return qitem_ws(head, headlen, tail, cursor);
-	return qitem_chunked(head, headlen, tail, cursor);
+		return qitem_ws_pooled(head, headlen, tail, cursor);
+	return qitem_chunked_pooled(head, headlen, tail, cursor);
 }
 
 size_t

@@ -174,18 +174,32 @@ push_to_stream(struct stream *st, struct event *ev)
 	struct sub *s;
 	struct msg *tail = tail_for(ev, st->consumer->display);
 	struct qitem *q;
+	bool one = st->matched->match_next == NULL;
 
-	h->len = 0;
-	buf_adds(h, "{\"meta\":{\"connection_id\":\"");
-	buf_adds(h, st->cid);
-	buf_adds(h, "\",\"subscription_ids\":[");
-	for (s = st->matched; s; s = s->match_next) {
-		buf_json_str(h, s->id);
-		if (s->match_next)
-			buf_addc(h, ',');
+	if (!one || st->head_for != st->matched) {
+		h->len = 0;
+		buf_adds(h, "{\"meta\":{\"connection_id\":\"");
+		buf_adds(h, st->cid);
+		buf_adds(h, "\",\"subscription_ids\":[");
+		for (s = st->matched; s; s = s->match_next) {
+			buf_json_str(h, s->id);
+			if (s->match_next)
+				buf_addc(h, ',');
+		}
+		buf_adds(h, "],");
+		/* the usual case, one subscription: kept for the next time */
+		if (one) {
+			free(st->head);
+			st->head = xmalloc(h->len);
+			memcpy(st->head, h->p, h->len);
+			st->headlen = h->len;
+			st->head_for = st->matched;
+		}
 	}
-	buf_adds(h, "],");
-	q = conn_item(st->consumer, h->p, h->len, tail, ev->cursor);
+	if (one)
+		q = conn_item(st->consumer, st->head, st->headlen, tail, ev->cursor);
+	else
+		q = conn_item(st->consumer, h->p, h->len, tail, ev->cursor);
 	/* a consumer catching up is fed from the log: not timed */
 	q->live = !st->consumer->catching_up;
 	if (conn_push(st->consumer, q) == 0) {

@@ -302,6 +302,7 @@ stream_delete(struct stream *st)
 		}
 	cds_list_del(&st->all);
 	cds_list_del(&st->idle);
+	free(st->head);
 	tc_add(st->token_hash, -1);
 	nstreams--;
 	METRIC_ADD(streams, -1);
@@ -368,5 +369,7 @@ stream_unsubscribe(struct stream *st, struct sub *s)
 	st->nsubs--;
 	METRIC_ADD(subscriptions, -1);
 	subtable_remove(sl.subs, s->key, s);
+	if (st->head_for == s)
+		st->head_for = NULL;	/* s is freed: its address may return */
 	sub_free(s);
 }

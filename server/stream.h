@@ -52,6 +52,12 @@ struct stream {
 	uint64_t	 mark;
 	struct stream	*mark_next;
 	struct sub	*matched;
+	/* the per-connection head of a message that matched one
+	 * subscription, head_for ("{"meta":{"connection_id":..,
+	 * "subscription_ids":[..],"), built once */
+	struct sub	*head_for;
+	char		*head;
+	size_t		 headlen;
 };
 
 void streams_init(void);
