@@ -122,6 +122,17 @@ qitem_ws_pooled(const void *head, size_t headlen, struct msg *tail,
 	return build(hdr, n, head, headlen, tail, cursor, 0, true);
 }
 
+void
+qitem_pool_drain(void)
+{
+	struct cds_wfcq_node *n;
+
+	while ((n = __cds_wfcq_dequeue_blocking(&pool_head, &pool_tail)) != NULL) {
+		free(caa_container_of(n, struct qitem, fnode));
+		__atomic_sub_fetch(&pool_len, 1, __ATOMIC_RELAXED);
+	}
+}
+
 size_t
 qitem_pool_free(void)
 {

@@ -47,6 +47,8 @@ struct qitem *qitem_ws_pooled(const void *head, size_t headlen,
     struct msg *tail, uint64_t cursor);
 struct qitem *qitem_chunked_pooled(const void *head, size_t headlen,
     struct msg *tail, uint64_t cursor);
+/* Free every pooled item (at exit, once no thread uses items). */
+void qitem_pool_drain(void);
 /* Items in the pool now, and made from it so far (for tests). */
 size_t qitem_pool_free(void);
 uint64_t qitem_pool_reused(void);

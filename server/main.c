@@ -7,6 +7,7 @@
 #include "dispatch.h"
 #include "http.h"
 #include "log.h"
+#include "qitem.h"
 #include "rcu.h"
 #include "sluiced.h"
 #include "ws.h"
@@ -290,6 +291,7 @@ main(int argc, char **argv)
 	http_stop();
 	dispatch_stop();
 	urcu_memb_barrier();
+	qitem_pool_drain();
 	subtable_free(sl.subs);
 	tokens_free(sl.tokens);
 	routes_free(sl.routes);

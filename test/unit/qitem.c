@@ -168,5 +168,7 @@ main(void)
 	test_bytes();
 	test_reuse();
 	test_threads();
+	qitem_pool_drain();
+	is_int(qitem_pool_free(), 0, "drained at the end");
 	return tap_done();
 }
