@@ -27,63 +27,11 @@ import argparse
 import asyncio
 import json
 import sys
-import urllib.error
 import urllib.parse
-import urllib.request
 
 import websockets
 
-
-def say(*a):
-    print("*", *a, flush=True)
-
-
-def api(server, method, path, token, body=None):
-    """A JSON API call: (HTTP status, parsed body or None)."""
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request(server + path, data=data, method=method,
-                                 headers={"Authorization": "Bearer " + token,
-                                          "Content-Type": "application/json"})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            raw = r.read()
-            return r.status, json.loads(raw) if raw.strip() else None
-    except urllib.error.HTTPError as e:
-        raw = e.read()
-        try:
-            return e.code, json.loads(raw)
-        except ValueError:
-            return e.code, None
-
-
-def who(u):
-    return "@" + u.get("username", u.get("id", "?")) if isinstance(u, dict) else "?"
-
-
-def summary(kind, obj, meta):
-    obj = obj or {}
-    if meta.get("is_deleted"):
-        return "%s %s" % (kind, meta.get("deleted_id", meta.get("id", "")))
-    text = (obj.get("content") or {}).get("text", obj.get("text", ""))
-    if kind == "post":
-        if "repost_of" in obj:
-            return "%s reposted %s" % (who(obj.get("user")), who(obj["repost_of"].get("user")))
-        return "%s: %s" % (who(obj.get("user")), text)
-    if kind == "message":
-        return "[channel %s, %s, members %s] %s: %s" % (
-            obj.get("channel_id"), meta.get("channel_type"),
-            ",".join(meta.get("subscribed_user_ids", [])), who(obj.get("user")), text)
-    if kind == "follow":
-        return "%s follows %s" % (who(obj.get("user")), who(obj.get("follows_user")))
-    if kind == "bookmark":
-        return "%s bookmarked post %s" % (who(obj.get("user")), (obj.get("post") or {}).get("id"))
-    if kind == "file":
-        return "%s's file %s" % (who(obj.get("user")), obj.get("name"))
-    if kind == "user":
-        return "%s (%s)" % (who(obj), obj.get("name", ""))
-    if kind == "token":
-        return "%s authorized %s" % (who(obj.get("user")), (obj.get("app") or {}).get("name"))
-    return json.dumps(obj)[:100]
+from sluice_client import api, say, summary
 
 
 class Client:

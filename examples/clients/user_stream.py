@@ -28,76 +28,14 @@ import argparse
 import asyncio
 import json
 import sys
-import urllib.error
 import urllib.parse
-import urllib.request
 
 import websockets
 
+from sluice_client import api, say, summary
+
 DEFAULT_ENDPOINTS = ["/posts/stream/unified", "/users/me/mentions",
                      "/users/me/channels", "/users/me/interactions"]
-
-
-def say(*a):
-    print("*", *a, flush=True)
-
-
-def api(server, method, path, token):
-    """A JSON API call: (HTTP status, parsed body or None)."""
-    req = urllib.request.Request(server + path, method=method,
-                                 headers={"Authorization": "Bearer " + token})
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            body = r.read()
-            return r.status, json.loads(body) if body.strip() else None
-    except urllib.error.HTTPError as e:
-        body = e.read()
-        try:
-            return e.code, json.loads(body)
-        except ValueError:
-            return e.code, None
-
-
-def who(u):
-    return "@" + u.get("username", u.get("id", "?")) if isinstance(u, dict) else "?"
-
-
-def text_of(obj):
-    c = obj.get("content") or {}
-    return c.get("text", obj.get("text", ""))
-
-
-def summary(kind, obj, meta):
-    """One line about an event (data is the object for app streams, a
-    list of one object for user streams)."""
-    if isinstance(obj, list):
-        obj = obj[0] if obj else {}
-    obj = obj or {}
-    if meta.get("is_deleted"):
-        return "%s %s" % (kind, meta.get("deleted_id", obj.get("id", "")))
-    if kind == "post":
-        if "repost_of" in obj:
-            return "%s reposted %s" % (who(obj.get("user")), who(obj["repost_of"].get("user")))
-        return "%s: %s" % (who(obj.get("user")), text_of(obj))
-    if kind == "message":
-        return "[channel %s, %s] %s: %s" % (obj.get("channel_id"), meta.get("channel_type"),
-                                            who(obj.get("user")), text_of(obj))
-    if kind == "follow":
-        return "%s follows %s" % (who(obj.get("user")), who(obj.get("follows_user")))
-    if kind == "bookmark":
-        return "%s bookmarked post %s" % (who(obj.get("user")), (obj.get("post") or {}).get("id"))
-    if kind == "channel":
-        return "channel %s (%s)" % (obj.get("id"), meta.get("channel_type", obj.get("type")))
-    if kind == "channel_subscription":
-        return "%s joined channel %s" % (who(obj.get("user")), (obj.get("channel") or {}).get("id"))
-    if kind == "file":
-        return "%s's file %s (%s)" % (who(obj.get("user")), obj.get("name"),
-                                      "complete" if obj.get("is_complete", True) else "uploading")
-    if kind == "user":
-        return "%s (%s)" % (who(obj), obj.get("name", ""))
-    if kind == "token":
-        return "%s authorized %s" % (who(obj.get("user")), (obj.get("app") or {}).get("name"))
-    return json.dumps(obj)[:100]
 
 
 class Client:
