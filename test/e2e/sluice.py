@@ -355,6 +355,19 @@ def event(id, keys, type="post", action="create", data=None, **extra):
     return rec
 
 
+async def ws_recv_ids(ws, n, key="data", timeout=5):
+    """The ids of the next n messages of a `websockets` client, as ints,
+    up to the first that does not come within timeout: an event's
+    data[0]["id"] (user streams), or its meta["id"] with key="meta"."""
+    got = []
+    for _ in range(n):
+        m = await ws_recv_json(ws, timeout)
+        if m is None:
+            break
+        got.append(int(m["data"][0]["id"] if key == "data" else m["meta"]["id"]))
+    return got
+
+
 async def ws_recv_json(ws, timeout=5):
     """The next message of a `websockets` client as JSON; None on timeout."""
     import asyncio

@@ -264,20 +264,23 @@ N = 20
 before = m
 sl.publish(*[event(100 + i, ["global"]) for i in range(N)])
 got_ch = [x for x in (ch.next(5) for _ in range(N)) if x]
-got_ws = 0
-while got_ws < N:
-    f = ws.recv_frame(5)
-    if f is None:
-        break
-    if f[0] == 1 and json.loads(f[1])["meta"].get("type") == "post":
-        got_ws += 1
-got_app = 0
-while got_app < N:
-    f = app.recv_frame(5)
-    if f is None:
-        break
-    if f[0] == 1 and json.loads(f[1])["meta"].get("type") == "post":
-        got_app += 1
+
+
+def posts(raw, n):
+    """How many of the next n post messages a RawWS gets (pings and
+    other messages skipped), up to the first 5 s without a frame."""
+    got = 0
+    while got < n:
+        f = raw.recv_frame(5)
+        if f is None:
+            break
+        if f[0] == 1 and json.loads(f[1])["meta"].get("type") == "post":
+            got += 1
+    return got
+
+
+got_ws = posts(ws, N)
+got_app = posts(app, N)
 t.eq((len(got_ch), got_ws, got_app), (N, N, N), "the three consumers get the %d events" % N)
 
 LAT = "sluice_delivery_latency_seconds"

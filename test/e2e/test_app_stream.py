@@ -10,7 +10,7 @@ import time
 import websockets
 
 from sluice import RawWS, Sluice, Tap, event, ws_close as close_code
-from sluice import ws_recv_json as recv_json
+from sluice import ws_recv_ids, ws_recv_json as recv_json
 
 t = Tap()
 sl = Sluice(conf={"max_app_streams": "2"})
@@ -192,12 +192,7 @@ async def main():
     # a burst, in cursor order
     N = 2000
     sl.publish(*[event(1000 + i, []) for i in range(N)])
-    got = []
-    for _ in range(N):
-        m2 = await recv_json(ws)
-        if m2 is None:
-            break
-        got.append(int(m2["meta"]["id"]))
+    got = await ws_recv_ids(ws, N, key="meta")
     t.eq(got, list(range(1000, 1000 + N)), "a burst of %d arrives whole and in order" % N)
     while await recv_json(us, 0.3) is not None:
         pass

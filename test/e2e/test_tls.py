@@ -22,7 +22,7 @@ import urllib.parse
 import websockets
 
 from sluice import SLUICED, Sluice, Tap, event, ws_close
-from sluice import ws_recv_json as recv_json
+from sluice import ws_recv_ids, ws_recv_json as recv_json
 
 t = Tap()
 d = tempfile.mkdtemp(prefix="sluice-tls-")
@@ -308,12 +308,7 @@ async def main():
          "an event arrives over WSS", m)
     N = 2000
     sl.publish(*[event(1000 + i, ["global"]) for i in range(N)])
-    got = []
-    for _ in range(N):
-        m = await recv_json(ws, 5)
-        if m is None:
-            break
-        got.append(int(m["data"][0]["id"]))
+    got = await ws_recv_ids(ws, N)
     t.eq(got, list(range(1000, 1000 + N)), "%d events in a burst over WSS: all, in order" % N)
     await asyncio.sleep(2.5)
     sl.publish(event(11, ["global"]))

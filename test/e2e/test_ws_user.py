@@ -7,7 +7,7 @@ import time
 import websockets
 
 from sluice import RawWS, Sluice, Tap, event, ws_close
-from sluice import ws_recv_json as recv_json
+from sluice import ws_recv_ids, ws_recv_json as recv_json
 
 t = Tap()
 sl = Sluice(conf={"keepalive_interval": "1s", "ws_max_message": "1K",
@@ -53,12 +53,7 @@ async def main():
     # a burst arrives whole and in order
     N = 2000
     sl.publish(*[event(100 + i, ["global"]) for i in range(N)])
-    got = []
-    for _ in range(N):
-        m = await recv_json(ws, 5)
-        if m is None:
-            break
-        got.append(int(m["data"][0]["id"]))
+    got = await ws_recv_ids(ws, N)
     t.eq(got, list(range(100, 100 + N)), "%d events in a burst: all, in order" % N)
     while await recv_json(ws34, 0.2) is not None:
         pass
