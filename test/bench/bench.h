@@ -68,7 +68,6 @@ struct consumer {
 	char		*frag;		/* WS: fragments of a message */
 	uint32_t	 flen, fcap;
 	uint64_t	 next_seq;	/* the next event it should get */
-	uint64_t	 received;	/* event messages, duplicates included */
 	char		 cid[CID_MAX + 1];
 };
 
@@ -148,7 +147,6 @@ struct opts {
 struct rthread {
 	struct bench	*b;
 	pthread_t	 th;
-	unsigned	 id;
 	int		 ep;
 	uint32_t	 lo, hi;	/* its consumers */
 	char		*buf;		/* the one read buffer */
@@ -240,6 +238,9 @@ long	 event_tag_consumer(const struct bench *b, uint64_t seq);
 size_t	 event_record(const struct bench *b, uint64_t seq, char *out,
 	    size_t cap);
 /* a Sec-WebSocket-Key for consumer idx */
+/* Base64 of n bytes, padded, NUL-terminated: 4 * ((n + 2) / 3) + 1
+ * bytes of out. */
+void	 b64_encode(const unsigned char *in, size_t n, char *out);
 void	 ws_client_key(uint32_t idx, char out[25]);
 /* Nchan's and the floor's stream request: a WebSocket on the channel
  * in the URL, /sub/global or /sub/bench{idx} */

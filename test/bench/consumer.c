@@ -159,27 +159,38 @@ connected(struct rthread *rt, struct consumer *c)
 }
 
 void
-ws_client_key(uint32_t idx, char out[25])
+b64_encode(const unsigned char *in, size_t n, char *out)
 {
 	static const char b64[] =
 	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	unsigned char k[18] = { 0 };
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i += 3) {
+		uint32_t v = (uint32_t)in[i] << 16;
+
+		if (i + 1 < n)
+			v |= (uint32_t)in[i + 1] << 8;
+		if (i + 2 < n)
+			v |= in[i + 2];
+		out[o++] = b64[v >> 18 & 63];
+		out[o++] = b64[v >> 12 & 63];
+		out[o++] = i + 1 < n ? b64[v >> 6 & 63] : '=';
+		out[o++] = i + 2 < n ? b64[v & 63] : '=';
+	}
+	out[o] = '\0';
+}
+
+void
+ws_client_key(uint32_t idx, char out[25])
+{
+	unsigned char k[16];
 	uint32_t r = idx * 2654435761u ^ (uint32_t)random();
 
 	for (int i = 0; i < 16; i++) {
 		r = r * 1103515245u + 12345u;
 		k[i] = (unsigned char)(r >> 16);
 	}
-	for (int i = 0, o = 0; i < 18; i += 3, o += 4) {
-		uint32_t v = (uint32_t)k[i] << 16 | (uint32_t)k[i + 1] << 8 | k[i + 2];
-
-		out[o] = b64[v >> 18 & 63];
-		out[o + 1] = b64[v >> 12 & 63];
-		out[o + 2] = b64[v >> 6 & 63];
-		out[o + 3] = b64[v & 63];
-	}
-	out[22] = out[23] = '=';
-	out[24] = '\0';
+	b64_encode(k, sizeof(k), out);
 }
 
 size_t
@@ -202,12 +213,6 @@ ws_channel_request(struct bench *b, const struct consumer *c, char *out,
 }
 
 /* ---- messages ---- */
-
-static const char *
-find(const char *p, size_t len, const char *needle, size_t nlen)
-{
-	return memmem(p, len, needle, nlen);
-}
 
 /* The unsigned number after "key": at p (spaces allowed). cJSON, as
  * sluice renders records, writes an integer it can print exactly in 15
@@ -245,11 +250,11 @@ on_message(struct rthread *rt, struct consumer *c, const char *p, size_t len)
 
 	if (len == 0)
 		return;
-	q = find(p, len, kseq, sizeof(kseq) - 1);
+	q = memmem(p, len, kseq, sizeof(kseq) - 1);
 	if (q == NULL) {
-		if (c->ws && !c->hello && find(p, len, "\"connection\"", 12))
+		if (c->ws && !c->hello && memmem(p, len, "\"connection\"", 12))
 			c->hello = 1;
-		else if (find(p, len, "\"warning\"", 9))
+		else if (memmem(p, len, "\"warning\"", 9))
 			rt->warnings++;
 		return;
 	}
@@ -260,14 +265,13 @@ on_message(struct rthread *rt, struct consumer *c, const char *p, size_t len)
 	}
 	/* bench_t follows bench_seq in the record; the whole message is
 	 * searched only if a renderer reordered them */
-	r = find(q, (size_t)(end - q), kt, sizeof(kt) - 1);
+	r = memmem(q, (size_t)(end - q), kt, sizeof(kt) - 1);
 	if (r == NULL)
-		r = find(p, len, kt, sizeof(kt) - 1);
+		r = memmem(p, len, kt, sizeof(kt) - 1);
 	if (r == NULL || !number_at(r + sizeof(kt) - 1, end, &t)) {
 		rt->bad++;
 		return;
 	}
-	c->received++;
 	rt->last_rx = rt->now;
 	STORE(rt->delivered, rt->delivered + 1);
 	if (seq == c->next_seq) {
@@ -687,7 +691,6 @@ receivers_start(struct bench *b)
 		struct rthread *rt = &b->rt[i];
 
 		rt->b = b;
-		rt->id = i;
 		rt->lo = i * per < b->o.n ? i * per : b->o.n;
 		rt->hi = rt->lo + per < b->o.n ? rt->lo + per : b->o.n;
 		rt->bufsz = bufsz;

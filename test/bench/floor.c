@@ -165,23 +165,12 @@ static void
 ws_accept(const char *key, size_t klen, char out[29])
 {
 	static const char guid[] = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-	static const char b64[] =
-	    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-	unsigned char in[128], d[21] = { 0 };
+	unsigned char in[128], d[20];
 
 	memcpy(in, key, klen);
 	memcpy(in + klen, guid, sizeof(guid) - 1);
 	sha1(in, klen + sizeof(guid) - 1, d);
-	for (int i = 0, o = 0; i < 21; i += 3, o += 4) {
-		uint32_t v = (uint32_t)d[i] << 16 | (uint32_t)d[i + 1] << 8 | d[i + 2];
-
-		out[o] = b64[v >> 18 & 63];
-		out[o + 1] = b64[v >> 12 & 63];
-		out[o + 2] = b64[v >> 6 & 63];
-		out[o + 3] = b64[v & 63];
-	}
-	out[27] = '=';
-	out[28] = '\0';
+	b64_encode(d, sizeof(d), out);
 }
 
 /* ---- connections ---- */
@@ -478,28 +467,6 @@ accept_all(struct floor *fl)
 	}
 }
 
-static const char *
-header(const char *h, size_t len, const char *name, size_t *vlen)
-{
-	size_t nl = strlen(name);
-
-	for (const char *p = h; (p = memchr(p, '\n', len - (size_t)(p - h))) != NULL;) {
-		const char *v, *e;
-
-		p++;
-		if ((size_t)(h + len - p) <= nl || p[nl] != ':' ||
-		    strncasecmp(p, name, nl) != 0)
-			continue;
-		for (v = p + nl + 1; *v == ' '; v++)
-			;
-		for (e = v; e < h + len && *e != '\r' && *e != '\n'; e++)
-			;
-		*vlen = (size_t)(e - v);
-		return v;
-	}
-	return NULL;
-}
-
 /* a last word to a connection being closed: whether it arrives does
  * not matter */
 static void
@@ -521,7 +488,7 @@ handshake(struct floor *fl, struct fconn *c)
 	long tag = -1;
 	int n, one = 1;
 
-	key = header(c->hs, c->hslen, "Sec-WebSocket-Key", &klen);
+	key = http_header(c->hs, c->hslen, "Sec-WebSocket-Key", &klen);
 	if (strncmp(c->hs, "GET /sub/", 9) != 0 || key == NULL || klen == 0 ||
 	    klen > 64) {
 		say(c->fd, bad, sizeof(bad) - 1);

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ftw.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -135,15 +136,16 @@ children_of(pid_t pid, pid_t *out, size_t max)
 	return n;
 }
 
-long
-proc_tree_rss_kib(pid_t pid)
+/* one(pid) plus one() of each child; negative if one(pid) is */
+static double
+tree_sum(pid_t pid, double (*one)(pid_t))
 {
 	pid_t kids[64];
 	size_t n = children_of(pid, kids, 64);
-	long sum = proc_rss_kib(pid);
+	double sum = one(pid);
 
 	for (size_t i = 0; i < n && sum >= 0; i++) {
-		long k = proc_rss_kib(kids[i]);
+		double k = one(kids[i]);
 
 		if (k > 0)
 			sum += k;
@@ -151,20 +153,22 @@ proc_tree_rss_kib(pid_t pid)
 	return sum;
 }
 
+static double
+rss_d(pid_t pid)
+{
+	return (double)proc_rss_kib(pid);
+}
+
+long
+proc_tree_rss_kib(pid_t pid)
+{
+	return (long)tree_sum(pid, rss_d);
+}
+
 double
 proc_tree_cpu_s(pid_t pid)
 {
-	pid_t kids[64];
-	size_t n = children_of(pid, kids, 64);
-	double sum = proc_cpu_s(pid);
-
-	for (size_t i = 0; i < n && sum >= 0; i++) {
-		double k = proc_cpu_s(kids[i]);
-
-		if (k > 0)
-			sum += k;
-	}
-	return sum;
+	return tree_sum(pid, proc_cpu_s);
 }
 
 double
@@ -305,4 +309,37 @@ stop_child(pid_t pid, double timeout)
 	if (WIFEXITED(st))
 		return WEXITSTATUS(st);
 	return 128 + WTERMSIG(st);
+}
+
+int
+stop_child_report(struct bench *b, pid_t pid, const char *name,
+    const char *logpath)
+{
+	int st = stop_child(pid, 10);
+
+	if (st != 0) {
+		char *l = read_file(logpath);
+		size_t ll = l ? strlen(l) : 0;
+
+		fprintf(stderr, "sluice-bench: %s exited with status %d; the "
+		    "end of its log:\n%s\n", name, st,
+		    l ? l + (ll > 4000 ? ll - 4000 : 0) : "");
+		free(l);
+		b->o.keep = true;
+	}
+	return st;
+}
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st, (void)flag, (void)ftw;
+	remove(path);
+	return 0;
+}
+
+void
+rm_tree(const char *dir)
+{
+	nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }

@@ -18,5 +18,12 @@ char	*wait_log(const char *logpath, pid_t pid, const char *word,
 /* SIGTERM, then SIGKILL after timeout seconds: the exit status, 128 +
  * the signal when killed, -1 when it was not our child */
 int	 stop_child(pid_t pid, double timeout);
+/* stop_child, and if it did not exit 0, say so with the end of its log
+ * and keep the run's files (b->o.keep) */
+struct bench;
+int	 stop_child_report(struct bench *b, pid_t pid, const char *name,
+	    const char *logpath);
+/* remove dir and all below it */
+void	 rm_tree(const char *dir);
 
 #endif

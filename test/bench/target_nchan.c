@@ -19,7 +19,6 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
-#include <ftw.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -399,7 +398,11 @@ nchan_prepare(struct bench *b)
 				return -1;
 			}
 		}
-		epoll_ctl(n->ep, EPOLL_CTL_ADD, pc->fd, &ev);
+		if (epoll_ctl(n->ep, EPOLL_CTL_ADD, pc->fd, &ev) < 0) {
+			fprintf(stderr, "sluice-bench: epoll_ctl for Nchan's "
+			    "publisher: %s\n", strerror(errno));
+			return -1;
+		}
 	}
 	if (pthread_create(&n->reader, NULL, reader_main, n) != 0)
 		return -1;
@@ -493,14 +496,6 @@ nchan_publish(struct bench *b, uint64_t seq, unsigned count)
 }
 
 static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st, (void)flag, (void)ftw;
-	remove(path);
-	return 0;
-}
-
-static int
 nchan_stop(struct bench *b)
 {
 	struct nchan *n = b->tctx;
@@ -534,19 +529,8 @@ nchan_stop(struct bench *b)
 	}
 	if (n->ep >= 0)
 		close(n->ep);
-	if (n->child > 0) {
-		st = stop_child(n->child, 10);
-		if (st != 0) {
-			char *l = read_file(n->log);
-			size_t ll = l ? strlen(l) : 0;
-
-			fprintf(stderr, "sluice-bench: nginx exited with status "
-			    "%d; the end of its log:\n%s\n", st,
-			    l ? l + (ll > 4000 ? ll - 4000 : 0) : "");
-			free(l);
-			b->o.keep = true;
-		}
-	}
+	if (n->child > 0)
+		st = stop_child_report(b, n->child, "nginx", n->log);
 	if (n->reader_on) {
 		snprintf(b->tnote, sizeof(b->tnote),
 		    "publish         %llu POSTs, %llu answered 201/202, %llu "
@@ -579,7 +563,7 @@ nchan_stop(struct bench *b)
 		if (b->o.keep)
 			note(b, "kept %s", n->dir);
 		else
-			nftw(n->dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+			rm_tree(n->dir);
 	}
 	free(n->rec);
 	free(n);

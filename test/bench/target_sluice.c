@@ -393,32 +393,13 @@ sluice_stop(struct bench *b)
 		return 0;
 	if (s->ingest >= 0)
 		close(s->ingest);
-	if (s->child > 0) {
-		st = stop_child(s->child, 10);
-		if (st != 0) {
-			char *l = read_file(s->log);
-			size_t ll = l ? strlen(l) : 0;
-
-			fprintf(stderr, "sluice-bench: sluiced exited with "
-			    "status %d; the end of its log:\n%s\n", st,
-			    l ? l + (ll > 4000 ? ll - 4000 : 0) : "");
-			free(l);
-			b->o.keep = true;
-		}
-	}
+	if (s->child > 0)
+		st = stop_child_report(b, s->child, "sluiced", s->log);
 	if (s->dir[0] != '\0') {
-		if (b->o.keep) {
+		if (b->o.keep)
 			note(b, "kept %s", s->dir);
-		} else {
-			char p[300];
-
-			unlink(s->conf);
-			unlink(s->log);
-			unlink(s->sock);
-			snprintf(p, sizeof(p), "%s/sluice-ingest.sock", s->dir);
-			unlink(p);
-			rmdir(s->dir);
-		}
+		else
+			rm_tree(s->dir);
 	}
 	free(s->batch);
 	free(s);
