@@ -174,9 +174,12 @@ push_to_stream(struct stream *st, struct event *ev)
 	struct sub *s;
 	struct msg *tail = tail_for(ev, st->consumer->display);
 	struct qitem *q;
-	bool one = st->matched->match_next == NULL;
 
-	if (!one || st->head_for != st->matched) {
+	if (st->matched->match_next == NULL) {
+		/* the usual case, one subscription: its own head */
+		s = st->matched;
+		q = conn_item(st->consumer, s->head, s->headlen, tail, ev->cursor);
+	} else {
 		h->len = 0;
 		buf_adds(h, "{\"meta\":{\"connection_id\":\"");
 		buf_adds(h, st->cid);
@@ -187,19 +190,8 @@ push_to_stream(struct stream *st, struct event *ev)
 				buf_addc(h, ',');
 		}
 		buf_adds(h, "],");
-		/* the usual case, one subscription: kept for the next time */
-		if (one) {
-			free(st->head);
-			st->head = xmalloc(h->len);
-			memcpy(st->head, h->p, h->len);
-			st->headlen = h->len;
-			st->head_for = st->matched;
-		}
-	}
-	if (one)
-		q = conn_item(st->consumer, st->head, st->headlen, tail, ev->cursor);
-	else
 		q = conn_item(st->consumer, h->p, h->len, tail, ev->cursor);
+	}
 	/* a consumer catching up is fed from the log: not timed */
 	q->live = !st->consumer->catching_up;
 	if (conn_push(st->consumer, q) == 0) {

@@ -6,6 +6,7 @@
 #include "hash.h"
 #include "conn.h"
 #include "alloc.h"
+#include "buf.h"
 #include "log.h"
 #include "sluiced.h"
 
@@ -279,6 +280,7 @@ static void
 sub_free(struct sub *s)
 {
 	free(s->endpoint);
+	free(s->head);
 	subfilter_clear(&s->filter);
 	free(s);
 }
@@ -302,7 +304,6 @@ stream_delete(struct stream *st)
 		}
 	cds_list_del(&st->all);
 	cds_list_del(&st->idle);
-	free(st->head);
 	tc_add(st->token_hash, -1);
 	nstreams--;
 	METRIC_ADD(streams, -1);
@@ -347,6 +348,17 @@ stream_subscribe(struct stream *st, const char *sid, const char *key,
 	strcpy(s->id, sid);
 	strcpy(s->key, key);
 	s->endpoint = xstrdup(endpoint);
+	{
+		struct buf h;
+
+		buf_init(&h);
+		buf_printf(&h, "{\"meta\":{\"connection_id\":\"%s\","
+		    "\"subscription_ids\":[", st->cid);
+		buf_json_str(&h, s->id);
+		buf_adds(&h, "],");
+		s->headlen = h.len;
+		s->head = buf_steal(&h);
+	}
 	subfilter_copy(&s->filter, f);
 	s->next = st->subs;
 	st->subs = s;
@@ -369,7 +381,5 @@ stream_unsubscribe(struct stream *st, struct sub *s)
 	st->nsubs--;
 	METRIC_ADD(subscriptions, -1);
 	subtable_remove(sl.subs, s->key, s);
-	if (st->head_for == s)
-		st->head_for = NULL;	/* s is freed: its address may return */
 	sub_free(s);
 }

@@ -26,6 +26,10 @@ struct sub {
 	struct subfilter filter;	/* its filter options */
 	uint64_t	 since;		/* created after this cursor: a replay
 					 * gives it only later events */
+	/* the head of a message that matches this subscription alone:
+	 * {"meta":{"connection_id":"CID","subscription_ids":["ID"], */
+	char		*head;
+	size_t		 headlen;
 	/* delivery scratch: the event last matched, and the chain of the
 	 * stream's subscriptions that matched it */
 	uint64_t	 mark;
@@ -52,12 +56,6 @@ struct stream {
 	uint64_t	 mark;
 	struct stream	*mark_next;
 	struct sub	*matched;
-	/* the per-connection head of a message that matched one
-	 * subscription, head_for ("{"meta":{"connection_id":..,
-	 * "subscription_ids":[..],"), built once */
-	struct sub	*head_for;
-	char		*head;
-	size_t		 headlen;
 };
 
 void streams_init(void);
