@@ -57,7 +57,6 @@ struct wssess {
 	bool			 close_queued;	/* we sent or queued our close */
 	bool			 close_sent;	/* it is written whole */
 	bool			 broken;	/* I/O error: finished */
-	bool			 closing;	/* we or the peer started closing */
 };
 
 /* Drop queued data frames, but finish one already half written: a
@@ -114,8 +113,15 @@ queue_close(struct wssess *s, uint16_t code, const void *reason, size_t rlen)
 	}
 	queue_ctl(s, OP_CLOSE, p, n);
 	s->close_queued = true;
-	s->closing = true;
 	drop_unstarted(s);
+}
+
+/* We or the peer started closing (our close is queued or sent), or the
+ * session broke. */
+static bool
+closing(const struct wssess *s)
+{
+	return s->close_queued || s->broken;
 }
 
 static void
@@ -310,8 +316,6 @@ frame_end(struct wssess *s)
 		msg_reset(s);
 		/* the reply echoes the code and reason */
 		queue_close(s, code, s->ctlbuf + 2, code ? s->ctllen - 2u : 0);
-		s->closing = true;
-		drop_unstarted(s);
 		return 1;
 	}
 	if (!s->fin)
@@ -320,7 +324,7 @@ frame_end(struct wssess *s)
 	if (s->msg_op == OP_TEXT) {
 		if (!utf8_ok(s->msg, s->msglen))
 			return fail(s, 1007);
-		if (s->cb->on_text != NULL && !s->closing)
+		if (s->cb->on_text != NULL && !closing(s))
 			s->cb->on_text(s->ud, s->msg ? s->msg : (uint8_t *)"",
 			    s->msglen);
 	}
@@ -336,10 +340,9 @@ parse(struct wssess *s, uint8_t *p, size_t n)
 	int rc;
 
 	while (n > 0) {
-		if (s->hdrlen < 2 || s->hdrlen < hdr_need(s)) {
-			size_t need = s->hdrlen < 2 ? 2 : hdr_need(s), k;
+		if (s->hdrlen < hdr_need(s)) {
+			size_t k = hdr_need(s) - s->hdrlen;
 
-			k = need - s->hdrlen;
 			if (k > n)
 				k = n;
 			memcpy(s->hdr + s->hdrlen, p, k);
@@ -418,8 +421,6 @@ wssess_read(struct wssess *s)
 	s->read_done = true;
 	msg_reset(s);
 	queue_close(s, 0, NULL, 0);
-	s->closing = true;
-	drop_unstarted(s);
 	return -1;
 }
 
@@ -512,7 +513,7 @@ wssess_write(struct wssess *s)
 			}
 			continue;
 		}
-		if (s->out.head == NULL || s->closing)
+		if (s->out.head == NULL || closing(s))
 			return 0;
 		if ((rc = write_list(s, &s->out, false, true)) != 0)
 			goto out;
@@ -526,7 +527,7 @@ out:
 void
 wssess_enqueue(struct wssess *s, struct qlist *items)
 {
-	if (s->closing) {
+	if (closing(s)) {
 		qlist_clear(items);
 		return;
 	}
@@ -563,7 +564,7 @@ wssess_finished(const struct wssess *s)
 bool
 wssess_closing(const struct wssess *s)
 {
-	return s->closing;
+	return closing(s);
 }
 
 size_t
