@@ -84,36 +84,20 @@ build(const void *pre, size_t prelen, const void *head, size_t headlen,
 }
 
 struct qitem *
-qitem_chunked(const void *head, size_t headlen, struct msg *tail,
-    uint64_t cursor)
-{
-	return build(NULL, 0, head, headlen, tail, cursor, 2, false);
-}
-
-struct qitem *
-qitem_ws(const void *head, size_t headlen, struct msg *tail, uint64_t cursor)
-{
-	uint8_t hdr[10];
-	size_t n = ws_frame_header(hdr, 0x1, headlen + (tail ? tail->len : 0));
-
-	return build(hdr, n, head, headlen, tail, cursor, 0, false);
-}
-
-struct qitem *
 qitem_raw(const void *head, size_t headlen, struct msg *tail, uint64_t cursor)
 {
 	return build(NULL, 0, head, headlen, tail, cursor, 0, false);
 }
 
 struct qitem *
-qitem_chunked_pooled(const void *head, size_t headlen, struct msg *tail,
+qitem_chunked(const void *head, size_t headlen, struct msg *tail,
     uint64_t cursor)
 {
 	return build(NULL, 0, head, headlen, tail, cursor, 2, true);
 }
 
 struct qitem *
-qitem_ws_pooled(const void *head, size_t headlen, struct msg *tail,
+qitem_ws(const void *head, size_t headlen, struct msg *tail,
     uint64_t cursor)
 {
 	uint8_t hdr[10];

@@ -29,24 +29,21 @@ struct qitem {
 
 extern const char qitem_crlf[2];
 
+/* The per-delivery items come from a pool of recycled ones: no malloc
+ * once the pool holds what is in flight. Any thread may free them
+ * (qitem_free), but only one thread at a time may make them (in sluiced,
+ * the dispatcher's lock serialises the makers). Items too large for a
+ * pool slot are allocated as usual. */
 /* For HTTP chunked streams: head, tail, then "\r\n". */
 struct qitem *qitem_chunked(const void *head, size_t headlen,
     struct msg *tail, uint64_t cursor);
 /* For WebSocket: a text frame header, then head and tail as its payload. */
 struct qitem *qitem_ws(const void *head, size_t headlen, struct msg *tail,
     uint64_t cursor);
-/* Bytes given as they are (e.g. a complete pre-built frame in tail). */
+/* Bytes given as they are (e.g. a complete pre-built frame in tail):
+ * allocated, not pooled, so that any thread may make them. */
 struct qitem *qitem_raw(const void *head, size_t headlen, struct msg *tail,
     uint64_t cursor);
-/* The same from a pool of recycled items, for the per-delivery path:
- * no malloc once the pool holds what is in flight. Any thread may free
- * them (qitem_free), but only one thread at a time may make them (the
- * dispatcher's lock serialises the makers). Items too large for a pool
- * slot are allocated as usual. */
-struct qitem *qitem_ws_pooled(const void *head, size_t headlen,
-    struct msg *tail, uint64_t cursor);
-struct qitem *qitem_chunked_pooled(const void *head, size_t headlen,
-    struct msg *tail, uint64_t cursor);
 /* Free every pooled item (at exit, once no thread uses items). */
 void qitem_pool_drain(void);
 /* Items in the pool now, and made from it so far (for tests). */

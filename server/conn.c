@@ -64,8 +64,8 @@ conn_item(const struct conn *c, const void *head, size_t headlen,
 {
 	/* the dispatcher's lock is held: pooled items may be made */
 	if (c->transport == CONN_WEBSOCKET)
-		return qitem_ws_pooled(head, headlen, tail, cursor);
-	return qitem_chunked_pooled(head, headlen, tail, cursor);
+		return qitem_ws(head, headlen, tail, cursor);
+	return qitem_chunked(head, headlen, tail, cursor);
 }
 
 size_t

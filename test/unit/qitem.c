@@ -36,19 +36,19 @@ test_bytes(void)
 	struct qitem *q;
 	size_t n;
 
-	q = qitem_ws_pooled("head,", 5, m, 7);
+	q = qitem_ws("head,", 5, m, 7);
 	n = flat(q, b);
 	ok(n == 11 && memcmp(b, "\x81\x09head,tail", 11) == 0,
 	    "pooled WebSocket item: 81 09 'head,tail'");
 	ok(q->pooled && q->cursor == 7 && qitem_len(q) == 11, "pooled, cursor, length");
 	qitem_free(q);
-	q = qitem_chunked_pooled("head,", 5, m, 8);
+	q = qitem_chunked("head,", 5, m, 8);
 	n = flat(q, b);
 	ok(n == 11 && memcmp(b, "head,tail\r\n", 11) == 0,
 	    "pooled chunked item: 'head,tail' CRLF");
 	qitem_free(q);
-	q = qitem_ws("head,", 5, m, 9);
-	ok(!q->pooled, "qitem_ws is not pooled");
+	q = qitem_raw("head,", 5, m, 9);
+	ok(!q->pooled, "qitem_raw is not pooled");
 	qitem_free(q);
 	msg_unref(m);
 }
@@ -62,19 +62,19 @@ test_reuse(void)
 	size_t f0;
 
 	memset(pad, 'p', sizeof(pad));
-	a = qitem_ws_pooled("x", 1, NULL, 1);
+	a = qitem_ws("x", 1, NULL, 1);
 	qitem_free(a);
 	f0 = qitem_pool_free();
 	ok(f0 >= 1, "a freed pooled item goes to the pool (%zu free)", f0);
 	r0 = qitem_pool_reused();
-	b = qitem_ws_pooled("yy", 2, NULL, 2);
+	b = qitem_ws("yy", 2, NULL, 2);
 	is_int(qitem_pool_reused(), r0 + 1, "the next one is taken from it");
 	is_int(qitem_pool_free(), f0 - 1, "one fewer free");
 	ok(b->headlen == 4 && memcmp(b->head, "\x81\x02yy", 4) == 0 &&
 	    b->tail == NULL && b->off == 0 && !b->live,
 	    "a reused item is as good as new");
 	qitem_free(b);
-	big = qitem_ws_pooled(pad, sizeof(pad), NULL, 3);
+	big = qitem_ws(pad, sizeof(pad), NULL, 3);
 	ok(!big->pooled && big->headlen == 304 &&
 	    memcmp(big->head + 4, pad, sizeof(pad)) == 0,
 	    "a head too large for a slot: allocated as usual, whole");
@@ -132,7 +132,7 @@ test_threads(void)
 				pthread_create(&t[k], NULL, freer, &jobs[k]);
 			}
 		for (int i = 0; i < NITEMS; i++) {
-			mine[i] = qitem_ws_pooled(&i, sizeof(i), m, (uint64_t)i + 1);
+			mine[i] = qitem_ws(&i, sizeof(i), m, (uint64_t)i + 1);
 			if (memcmp(mine[i]->head + 2, &i, sizeof(i)) != 0 ||
 			    mine[i]->tail != m)
 				bad++;
@@ -162,12 +162,29 @@ test_threads(void)
 	msg_unref(m);
 }
 
+/* past 65,536 free items, frees go back to malloc */
+static void
+test_bound(void)
+{
+	enum { N = 70000 };
+	struct qitem **v = malloc(N * sizeof(*v));
+
+	qitem_pool_drain();
+	for (int i = 0; i < N; i++)
+		v[i] = qitem_ws("b", 1, NULL, 1);
+	for (int i = 0; i < N; i++)
+		qitem_free(v[i]);
+	is_int(qitem_pool_free(), 65536, "70,000 freed: the pool keeps 65,536, the rest is freed");
+	free(v);
+}
+
 int
 main(void)
 {
 	test_bytes();
 	test_reuse();
 	test_threads();
+	test_bound();
 	qitem_pool_drain();
 	is_int(qitem_pool_free(), 0, "drained at the end");
 	return tap_done();
