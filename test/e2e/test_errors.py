@@ -130,6 +130,16 @@ c = sl.stream("tok34", connection_id=a.cid)
 t.ok(c.status == 200 and c.cid != a.cid, "another user asking for my id gets a new one")
 c.close()
 
+# revoking a token nobody has: logged, nothing else changes
+sl.publish({"op": "token", "action": "revoke", "token": "no-such-token"})
+deadline = time.time() + 3
+while "token revoke: no such token" not in sl.log() and time.time() < deadline:
+    time.sleep(0.05)
+t.ok("token revoke: no such token" in sl.log(), "revoking an unknown token is logged as such")
+sl.publish(event(90, ["global"]))
+m = a2.next()
+t.eq(m and m["data"][0]["id"], "90", "and the streams carry on")
+
 # revoke through the pipe ends the token's streams within 1 s
 sl.publish({"op": "token", "action": "revoke", "token": "tok12"})
 t0 = time.time()

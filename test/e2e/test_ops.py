@@ -52,6 +52,10 @@ st, _, _ = sl.subscribe("tok12", "/posts/stream/global", a.cid, subscription_id=
 t.eq(st, 200, "a chunked stream of user 12 is open and subscribed")
 
 
+c34 = sl.stream("tok34")
+t.eq(c34.status, 200, "a chunked stream of user 34 is open")
+
+
 async def reload_ws():
     ws34 = await websockets.connect(WS + "/stream/user", extra_headers={"Authorization": "Bearer tok34"},
                                     ping_interval=None)
@@ -75,6 +79,7 @@ async def reload_ws():
     t.ok(wait_log(sl, "reloaded"), "SIGHUP: the log says the configuration was reloaded", sl.log()[-2000:])
     cc = await ws_close(ws34, timeout=3)
     t.eq(cc and cc[0], 1008, "a token the reloaded file no longer has ends its WebSocket stream (1008)")
+    t.ok(c34.wait_end(3), "and its chunked stream")
     t.ok(wait_log(sl, "listen changed"), "a changed listen address is reported as needing a restart")
     sl.publish(event(1, ["global"]))
     m = await recv_json(ws56)
