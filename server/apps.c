@@ -161,20 +161,7 @@ apps_detach(struct conn *c)
 }
 
 void
-apps_close_token(const uint8_t *hash, uint16_t code, const char *reason)
-{
-	struct appstream *as, *asn;
-	struct conn *c, *n;
-
-	cds_list_for_each_entry_safe(as, asn, &active, active)
-		cds_list_for_each_entry_safe(c, n, &as->conns, app_link)
-			if (hash == NULL ||
-			    memcmp(c->token_hash, hash, TOKEN_HASH_LEN) == 0)
-				apps_close(c, code, reason);
-}
-
-void
-apps_close_revoked(uint16_t code, const char *reason)
+apps_close_conns(bool revoked_only, uint16_t code, const char *reason)
 {
 	struct appstream *as, *asn;
 	struct conn *c, *n;
@@ -182,7 +169,8 @@ apps_close_revoked(uint16_t code, const char *reason)
 
 	cds_list_for_each_entry_safe(as, asn, &active, active)
 		cds_list_for_each_entry_safe(c, n, &as->conns, app_link)
-			if (!tokens_lookup_hash(sl.tokens, c->token_hash, &ti))
+			if (!revoked_only ||
+			    !tokens_lookup_hash(sl.tokens, c->token_hash, &ti))
 				apps_close(c, code, reason);
 }
 

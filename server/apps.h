@@ -59,12 +59,9 @@ void apps_attach(struct appstream *as, struct conn *c);
 void apps_close(struct conn *c, uint16_t code, const char *reason);
 /* c no longer does; nothing if it was already detached. */
 void apps_detach(struct conn *c);
-/* Close and detach every app connection opened with this token (all of
- * them when hash is NULL). */
-void apps_close_token(const uint8_t *hash, uint16_t code, const char *reason);
-
-/* Close and detach every app connection whose token is no longer valid. */
-void apps_close_revoked(uint16_t code, const char *reason);
+/* Close and detach every app connection, or with revoked_only those
+ * whose token is no longer valid. */
+void apps_close_conns(bool revoked_only, uint16_t code, const char *reason);
 
 /* The stream object; endpoint_base is e.g. "ws://host:port" or "". */
 void apps_render(const struct appstream *as, const char *endpoint_base,

@@ -338,7 +338,7 @@ end_revoked(void)
 				stream_delete(st);
 		}
 	}
-	apps_close_revoked(1008, "token revoked");
+	apps_close_conns(true, 1008, "token revoked");
 }
 
 static void
@@ -683,7 +683,7 @@ op_shutdown(struct op *op)
 			stream_close(st, 1001, "going away");
 		}
 	}
-	apps_close_token(NULL, 1001, "going away");
+	apps_close_conns(false, 1001, "going away");
 	op->status = 200;
 }
 
