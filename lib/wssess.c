@@ -30,14 +30,19 @@ enum { OP_CONT = 0x0, OP_TEXT = 0x1, OP_BINARY = 0x2, OP_CLOSE = 0x8,
 	OP_PING = 0x9, OP_PONG = 0xa };
 
 struct wssess {
+	/* what the write path touches, first: two cache lines */
 	const struct wssess_cb	*cb;
 	void			*ud;
 	struct qlist		 out;		/* data frames, head may be partial */
 	struct qlist		 ctl;		/* control frames, idem */
+	uint64_t		 written_cursor;
+	bool			 read_done;	/* EOF, error, close or protocol error */
+	bool			 close_queued;	/* we sent or queued our close */
+	bool			 close_sent;	/* it is written whole */
+	bool			 broken;	/* I/O error: finished */
 	size_t			 max_msg;
 	uint64_t		 received;
 	uint64_t		 peer_frames;	/* messages but pongs */
-	uint64_t		 written_cursor;
 	/* the frame being read */
 	uint64_t		 left;		/* its payload bytes still to come */
 	uint64_t		 pos;		/* payload bytes read (mask phase) */
@@ -50,13 +55,9 @@ struct wssess {
 	uint8_t			*msg;		/* text only; binary is counted */
 	size_t			 msglen, msgcap;
 	/* a control frame's payload */
-	uint8_t			 ctlbuf[125];
-	uint8_t			 ctllen;
 	uint16_t		 peer_code;
-	bool			 read_done;	/* EOF, error, close or protocol error */
-	bool			 close_queued;	/* we sent or queued our close */
-	bool			 close_sent;	/* it is written whole */
-	bool			 broken;	/* I/O error: finished */
+	uint8_t			 ctllen;
+	uint8_t			 ctlbuf[125];
 };
 
 /* Drop queued data frames, but finish one already half written: a
@@ -606,4 +607,14 @@ uint16_t
 wssess_peer_close_code(const struct wssess *s)
 {
 	return s->peer_code;
+}
+
+void
+wssess_prefetch(const struct wssess *s)
+{
+	/* the fields before max_msg, which enqueue and write use */
+	uintptr_t a = (uintptr_t)s & ~(uintptr_t)63;
+
+	for (; a < (uintptr_t)&s->max_msg; a += 64)
+		__builtin_prefetch((const void *)a, 1);
 }

@@ -42,6 +42,9 @@ int wssess_write(struct wssess *s);
 /* Append pre-framed items (see qitem_ws); takes them. Ignored (freed)
  * once the session is closing. */
 void wssess_enqueue(struct wssess *s, struct qlist *items);
+/* Start bringing what enqueue and write touch into the cache: a hint,
+ * for a caller that knows it will write to s shortly. */
+void wssess_prefetch(const struct wssess *s);
 /* A text message, copied (for rare replies such as "pong"). */
 int wssess_send_text(struct wssess *s, const char *msg, size_t len);
 int wssess_ping(struct wssess *s);

@@ -1,10 +1,10 @@
 /* admin.c - the admin listener: a libmicrohttpd daemon of its own on
  * admin_listen, one internal thread, serving /healthz and /metrics in
  * the Prometheus text format (0.0.4). It never asks another thread for
- * anything: it reads the counters and gauges that the threads keep in
- * sl.m with relaxed atomics (the dispatcher publishes what only it may
- * look at, such as the replay log), and the latency histogram below,
- * which the writers fill. */
+ * anything: it sums the counters, gauges and latency histogram that
+ * the threads keep in shards of their own (sluiced.h), and reads what
+ * the dispatcher publishes of what only it may look at, such as the
+ * replay log. */
 #include "admin.h"
 #include "buf.h"
 #include "http.h"
@@ -29,7 +29,6 @@ static int64_t started_ms;
 
 /* ---- the latency histogram ---- */
 
-#define LAT_BUCKETS	16
 static const int64_t lat_le_us[LAT_BUCKETS] = {
 	100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000,
 	100000, 250000, 500000, 1000000, 2500000, 5000000, 10000000,
@@ -39,30 +38,17 @@ static const char *const lat_le[LAT_BUCKETS] = {
 	"0.025", "0.05", "0.1", "0.25", "0.5", "1", "2.5", "5", "10",
 };
 
-/* One per writer thread, written by that thread alone (a load and a
- * store, no locked instruction) and summed by the admin thread: writers
- * never share a cache line. A shard is made on a thread's first
- * observation and kept for the life of the process, since its counts
- * must never go down. */
-struct lat_shard {
-	uint64_t	 count[LAT_BUCKETS + 1];	/* per bucket, not
-							 * cumulative; the last
-							 * is above 10 s */
-	uint64_t	 sum_us;
-	struct lat_shard *next;
-} __attribute__((aligned(64)));
+static struct metrics_shard *shards;	/* pushed with a CAS, never removed */
+static __thread struct metrics_shard *my_shard;
 
-static struct lat_shard *shards;	/* pushed with a CAS, never removed */
-static __thread struct lat_shard *my_shard;
-
-static struct lat_shard *
-shard(void)
+struct metrics *
+metrics_mine(void)
 {
-	struct lat_shard *s = my_shard;
+	struct metrics_shard *s = my_shard;
 	void *p;
 
 	if (s != NULL)
-		return s;
+		return &s->m;
 	if (posix_memalign(&p, 64, sizeof(*s)) != 0)
 		fatal("%s: out of memory", __func__);
 	s = memset(p, 0, sizeof(*s));
@@ -70,22 +56,21 @@ shard(void)
 	while (!__atomic_compare_exchange_n(&shards, &s->next, s, true,
 	    __ATOMIC_RELEASE, __ATOMIC_RELAXED))
 		;
-	return my_shard = s;
+	my_shard = s;
+	return &s->m;
 }
 
-static void
-bump(uint64_t *v, uint64_t n)
+const struct metrics_shard *
+metrics_shards(void)
 {
-	/* this thread is the only writer */
-	__atomic_store_n(v, __atomic_load_n(v, __ATOMIC_RELAXED) + n,
-	    __ATOMIC_RELAXED);
+	return __atomic_load_n(&shards, __ATOMIC_ACQUIRE);
 }
 
 /* An event's cursor is its stamp: the wall clock at ingest in
  * microseconds (dispatch.c), or just above it when events come faster
  * than one a microsecond. A clock stepped back reads as no delay. */
 static uint64_t
-observe(struct lat_shard *s, int64_t now, uint64_t stamp, uint32_t n)
+observe(int64_t now, uint64_t stamp, uint32_t n)
 {
 	int64_t d = now - (int64_t)stamp;
 	int b;
@@ -94,36 +79,33 @@ observe(struct lat_shard *s, int64_t now, uint64_t stamp, uint32_t n)
 		d = 0;
 	for (b = 0; b < LAT_BUCKETS && d > lat_le_us[b]; b++)
 		;
-	bump(&s->count[b], n);
+	METRIC_ADD(lat_count[b], n);
 	return (uint64_t)d * n;
 }
 
 void
 admin_observe_latency(int64_t now, uint64_t stamp, uint32_t n)
 {
-	struct lat_shard *s = shard();
+	uint64_t us = observe(now, stamp, n);
 
-	bump(&s->sum_us, observe(s, now, stamp, n));
+	METRIC_ADD(lat_sum_us, us);
 }
 
 void
 admin_observe_written(const struct qitem *q)
 {
-	struct lat_shard *s = NULL;
 	int64_t now = 0;
 	uint64_t sum = 0;
 
 	for (; q != NULL; q = q->next) {
 		if (!q->live)
 			continue;
-		if (s == NULL) {
-			s = shard();
+		if (now == 0)
 			now = wall_us();
-		}
-		sum += observe(s, now, q->cursor, 1);
+		sum += observe(now, q->cursor, 1);
 	}
-	if (s != NULL)
-		bump(&s->sum_us, sum);
+	if (now != 0)
+		METRIC_ADD(lat_sum_us, sum);
 }
 
 /* ---- /metrics ---- */
@@ -146,14 +128,14 @@ static void
 latency(struct buf *b)
 {
 	static const char name[] = "sluice_delivery_latency_seconds";
-	uint64_t n[LAT_BUCKETS + 1] = { 0 }, sum = 0, cum = 0;
-	const struct lat_shard *s;
+	uint64_t n[LAT_BUCKETS + 1] = { 0 }, sum = METRIC_GET(lat_sum_us);
+	uint64_t cum = 0;
+	const struct metrics_shard *s;
 
-	for (s = __atomic_load_n(&shards, __ATOMIC_ACQUIRE); s; s = s->next) {
+	for (s = metrics_shards(); s != NULL; s = s->next)
 		for (int i = 0; i <= LAT_BUCKETS; i++)
-			n[i] += __atomic_load_n(&s->count[i], __ATOMIC_RELAXED);
-		sum += __atomic_load_n(&s->sum_us, __ATOMIC_RELAXED);
-	}
+			n[i] += __atomic_load_n(&s->m.lat_count[i],
+			    __ATOMIC_RELAXED);
 	family(b, name, "histogram", "Time from an event's stamp at ingest "
 	    "to the write of its message into a consumer's socket. Every "
 	    "live delivery is observed; replayed events are not.");
@@ -172,12 +154,19 @@ latency(struct buf *b)
 	buf_printf(b, "%s_count %llu\n", name, (unsigned long long)cum);
 }
 
+/* a sum of shards read while threads move it may dip below 0 */
+static long long
+gauge(int64_t v)
+{
+	return v < 0 ? 0 : (long long)v;
+}
+
 static void
 render_metrics(struct buf *b)
 {
 	static const char *const tname[2] = { "chunked", "websocket" };
 	static const char *const kname[2] = { "user", "app" };
-	int64_t oldest = METRIC_GET(replay_oldest_ms), span = 0;
+	int64_t oldest = PUB_GET(replay_oldest_ms), span = 0;
 
 	family(b, "sluice_connections", "gauge", "Consumer connections open "
 	    "now, by transport and kind (app streams are WebSocket only).");
@@ -185,11 +174,11 @@ render_metrics(struct buf *b)
 		for (int k = 0; k < 2; k++)
 			buf_printf(b, "sluice_connections{transport=\"%s\","
 			    "kind=\"%s\"} %lld\n", tname[t], kname[k],
-			    (long long)METRIC_GET(conns[t][k]));
+			    gauge(METRIC_GET(conns[t][k])));
 	one(b, "sluice_streams", "gauge", "User streams, with or without a "
-	    "consumer.", (long long)METRIC_GET(streams));
+	    "consumer.", gauge(METRIC_GET(streams)));
 	one(b, "sluice_subscriptions", "gauge", "Subscriptions of user "
-	    "streams.", (long long)METRIC_GET(subscriptions));
+	    "streams.", gauge(METRIC_GET(subscriptions)));
 	one(b, "sluice_tokens", "gauge", "Tokens that are valid now, from "
 	    "the tokens file and the ingest pipe.",
 	    (long long)tokens_count(sl.tokens));
@@ -216,16 +205,16 @@ render_metrics(struct buf *b)
 	    (long long)METRIC_GET(slow_consumer_drops));
 	one(b, "sluice_queued_bytes", "gauge", "Bytes queued to consumers "
 	    "and not yet written to their sockets.",
-	    (long long)METRIC_GET(queued_bytes));
+	    gauge(METRIC_GET(queued_bytes)));
 	one(b, "sluice_websocket_written_bytes_total", "counter", "Bytes "
 	    "written to WebSocket sockets, frames of every kind.",
 	    (long long)METRIC_GET(ws_bytes_written));
 	one(b, "sluice_replay_events", "gauge", "Events in the replay log.",
-	    (long long)METRIC_GET(replay_events));
+	    (long long)PUB_GET(replay_events));
 	one(b, "sluice_replay_bytes", "gauge", "Memory the replay log holds, "
 	    "as counted against replay_max_bytes.",
-	    (long long)METRIC_GET(replay_bytes));
-	if (oldest > 0 && METRIC_GET(replay_events) > 0 &&
+	    (long long)PUB_GET(replay_bytes));
+	if (oldest > 0 && PUB_GET(replay_events) > 0 &&
 	    (span = wall_ms() - oldest) < 0)
 		span = 0;
 	family(b, "sluice_replay_span_seconds", "gauge", "Age of the oldest "
@@ -276,7 +265,7 @@ reply_text(struct MHD_Connection *mc, unsigned code, const char *text)
 static enum MHD_Result
 healthz(struct MHD_Connection *mc)
 {
-	int64_t tick = METRIC_GET(dispatch_tick_ms);
+	int64_t tick = PUB_GET(dispatch_tick_ms);
 
 	if (__atomic_load_n(&stopping, __ATOMIC_RELAXED))
 		return reply_text(mc, 503, "stopping\n");

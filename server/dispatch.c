@@ -380,9 +380,9 @@ publish_replay(void)
 {
 	struct event *oldest = replay_at(D.replay, 0);
 
-	METRIC_SET(replay_events, replay_count(D.replay));
-	METRIC_SET(replay_bytes, replay_bytes(D.replay));
-	METRIC_SET(replay_oldest_ms, oldest != NULL ? oldest->ts_ms : 0);
+	PUB_SET(replay_events, replay_count(D.replay));
+	PUB_SET(replay_bytes, replay_bytes(D.replay));
+	PUB_SET(replay_oldest_ms, oldest != NULL ? oldest->ts_ms : 0);
 }
 
 static void
@@ -945,7 +945,7 @@ on_tick(struct pollable *p, uint32_t events)
 	}
 	replay_expire(D.replay, wall_ms());
 	publish_replay();
-	METRIC_SET(dispatch_tick_ms, now);
+	PUB_SET(dispatch_tick_ms, now);
 	/* streams nobody has read for replay_window are deleted: only
 	 * those, longest idle first, so an idle tick costs nothing */
 	while (!cds_list_empty(streams_idle())) {

@@ -34,9 +34,14 @@
 struct dispatch;
 struct http;
 
-/* What the admin listener serves (admin.c): counters and gauges kept
- * by the threads that change them, with relaxed atomics. The latency
- * histogram lives in admin.c. */
+/* What the admin listener serves (admin.c): counters and gauges, kept
+ * per thread. Each thread adds to a shard of its own (a load and a
+ * store, no locked instruction, no cache line shared with another
+ * writer: on the delivery path a shared counter bounced between the
+ * dispatcher's and the workers' cores several times per message), and
+ * the admin thread sums the shards. A gauge is the sum of every
+ * thread's ups and downs. */
+#define LAT_BUCKETS	16
 struct metrics {
 	uint64_t	events_ingested;
 	uint64_t	rejected[INGEST_REASONS];	/* by ingest_reasons[] */
@@ -48,7 +53,25 @@ struct metrics {
 	int64_t		queued_bytes;
 	int64_t		streams;	/* stream.c */
 	int64_t		subscriptions;
-	/* the dispatcher owns the replay log: it publishes these */
+	/* the latency histogram (admin.c): per bucket, not cumulative;
+	 * the last is above the last bound */
+	uint64_t	lat_count[LAT_BUCKETS + 1];
+	uint64_t	lat_sum_us;
+};
+
+/* A thread's shard, made on its first count and kept for the life of
+ * the process, since counters must never go down. */
+struct metrics_shard {
+	struct metrics	 m;
+	struct metrics_shard *next;
+} __attribute__((aligned(64)));
+
+struct metrics *metrics_mine(void);
+/* The list of shards, for summing (newest first). */
+const struct metrics_shard *metrics_shards(void);
+
+/* What only the dispatcher knows, published by it (relaxed atomics). */
+struct published {
 	uint64_t	replay_bytes;
 	uint64_t	replay_events;
 	int64_t		replay_oldest_ms;	/* its oldest event's ts; 0: none */
@@ -64,14 +87,28 @@ struct sluiced {
 	struct subtable	*subs;
 	struct dispatch	*disp;
 	struct http	*http;
-	struct metrics	 m;
+	struct published pub;
 };
 
 extern struct sluiced sl;
 
-#define METRIC_ADD(f, n)	__atomic_add_fetch(&sl.m.f, (n), __ATOMIC_RELAXED)
-#define METRIC_GET(f)		__atomic_load_n(&sl.m.f, __ATOMIC_RELAXED)
-#define METRIC_SET(f, v)	__atomic_store_n(&sl.m.f, (v), __ATOMIC_RELAXED)
+/* this thread is its shard's only writer */
+#define METRIC_ADD(f, n) do {						\
+	__typeof__(metrics_mine()->f) *p_ = &metrics_mine()->f;		\
+	__atomic_store_n(p_, __atomic_load_n(p_, __ATOMIC_RELAXED) +	\
+	    (__typeof__(*p_))(n), __ATOMIC_RELAXED);			\
+} while (0)
+/* the sum over the shards (a gauge may be read mid-move, one thread's
+ * down before another's up: readers of gauges clamp at 0) */
+#define METRIC_GET(f) __extension__ ({					\
+	__typeof__(metrics_mine()->f) v_ = 0;				\
+	for (const struct metrics_shard *s_ = metrics_shards(); s_ != NULL; \
+	    s_ = s_->next)						\
+		v_ += __atomic_load_n(&s_->m.f, __ATOMIC_RELAXED);	\
+	v_;								\
+})
+#define PUB_GET(f)		__atomic_load_n(&sl.pub.f, __ATOMIC_RELAXED)
+#define PUB_SET(f, v)		__atomic_store_n(&sl.pub.f, (v), __ATOMIC_RELAXED)
 
 int64_t now_ms(void);		/* CLOCK_MONOTONIC */
 /* A non-blocking timerfd ticking often enough for keepalive_interval:

@@ -479,18 +479,74 @@ on_tick(struct wsworker *w)
 	}
 }
 
-static void
-drain_queues(struct wsworker *w)
+/* Hints that bring a range of memory into the cache. */
+static inline void
+prefetch_range(const void *p, size_t len)
 {
-	struct cds_wfcq_node *node;
-	uint64_t v;
+	uintptr_t a = (uintptr_t)p & ~(uintptr_t)63, end = (uintptr_t)p + len;
 
-	(void)!read(w->evfd, &v, sizeof(v));
-	while ((node = __cds_wfcq_dequeue_blocking(&w->newh, &w->newt)) != NULL)
-		start_session(w, caa_container_of(node, struct ws, node));
-	while ((node = __cds_wfcq_dequeue_blocking(&w->wakeh, &w->waket)) != NULL) {
-		struct conn *c = caa_container_of(node, struct conn, wake_node);
+	for (; a < end; a += 64)
+		__builtin_prefetch((const void *)a, 1);
+}
 
+/* The conns woken, written in the order they were woken. What a conn's
+ * write touches was last written on another core (the dispatcher's
+ * push), so each conn cost a chain of cache misses: its conn, then its
+ * session, then the session's state and its first queued item. A write
+ * is a system call of several microseconds, time enough for the next
+ * conns' memory to come in: it is asked for a few conns ahead, one
+ * level of the chain per step. */
+#define AHEAD	3	/* conns taken off the list, not yet written */
+
+static void
+prefetch_conn(struct cds_wfcq_node *node)
+{
+	if (node != NULL)
+		prefetch_range(caa_container_of(node, struct conn, wake_node),
+		    offsetof(struct conn, stream));
+}
+
+static void
+drain_wakes(struct wsworker *w)
+{
+	struct __cds_wfcq_head h;
+	struct cds_wfcq_tail t;
+	struct cds_wfcq_node *node = NULL;
+	struct conn *ring[AHEAD], *c;
+	unsigned first = 0, n = 0;
+
+	for (;;) {
+		if (n == 0 && node == NULL) {
+			/* what was queued until now; a later wake finds the
+			 * queue empty and writes the eventfd again */
+			__cds_wfcq_init(&h, &t);
+			if (__cds_wfcq_splice_blocking(&h, &t, &w->wakeh,
+			    &w->waket) == CDS_WFCQ_RET_SRC_EMPTY)
+				return;
+			node = __cds_wfcq_first_blocking(&h, &t);
+			prefetch_conn(node);
+		}
+		/* top the ring up. A conn's link is followed before the conn
+		 * is pulled: once pulled it may be queued again */
+		while (n < AHEAD && node != NULL) {
+			c = caa_container_of(node, struct conn, wake_node);
+			node = __cds_wfcq_next_blocking(&h, &t, node);
+			prefetch_conn(node);
+			ring[(first + n++) % AHEAD] = c;
+		}
+		if (n > 2 && (c = ring[(first + 2) % AHEAD])->ws != NULL) {
+			struct qitem *q = __atomic_load_n(&c->q.head,
+			    __ATOMIC_RELAXED);
+
+			prefetch_range(c->ws, sizeof(struct ws));
+			if (q != NULL)
+				prefetch_range(q, 192);
+		}
+		if (n > 1 && (c = ring[(first + 1) % AHEAD])->ws != NULL)
+			wssess_prefetch(c->ws->sess);
+		c = ring[first];
+		first = (first + 1) % AHEAD;
+		n--;
 		/* the session may have ended since the wake was queued; only
 		 * this thread clears c->ws, so reading it here is safe */
 		if (c->ws != NULL)
@@ -502,6 +558,18 @@ drain_queues(struct wsworker *w)
 		}
 		conn_unref(c);
 	}
+}
+
+static void
+drain_queues(struct wsworker *w)
+{
+	struct cds_wfcq_node *node;
+	uint64_t v;
+
+	(void)!read(w->evfd, &v, sizeof(v));
+	while ((node = __cds_wfcq_dequeue_blocking(&w->newh, &w->newt)) != NULL)
+		start_session(w, caa_container_of(node, struct ws, node));
+	drain_wakes(w);
 }
 
 static void *
