@@ -69,8 +69,8 @@ metrics_shards(void)
 /* An event's cursor is its stamp: the wall clock at ingest in
  * microseconds (dispatch.c), or just above it when events come faster
  * than one a microsecond. A clock stepped back reads as no delay. */
-static uint64_t
-observe(int64_t now, uint64_t stamp, uint32_t n)
+void
+admin_observe_latency(int64_t now, uint64_t stamp)
 {
 	int64_t d = now - (int64_t)stamp;
 	int b;
@@ -79,33 +79,22 @@ observe(int64_t now, uint64_t stamp, uint32_t n)
 		d = 0;
 	for (b = 0; b < LAT_BUCKETS && d > lat_le_us[b]; b++)
 		;
-	METRIC_ADD(lat_count[b], n);
-	return (uint64_t)d * n;
-}
-
-void
-admin_observe_latency(int64_t now, uint64_t stamp, uint32_t n)
-{
-	uint64_t us = observe(now, stamp, n);
-
-	METRIC_ADD(lat_sum_us, us);
+	METRIC_ADD(lat_count[b], 1);
+	METRIC_ADD(lat_sum_us, (uint64_t)d);
 }
 
 void
 admin_observe_written(const struct qitem *q)
 {
 	int64_t now = 0;
-	uint64_t sum = 0;
 
 	for (; q != NULL; q = q->next) {
 		if (!q->live)
 			continue;
 		if (now == 0)
 			now = wall_us();
-		sum += observe(now, q->cursor, 1);
+		admin_observe_latency(now, q->cursor);
 	}
-	if (now != 0)
-		METRIC_ADD(lat_sum_us, sum);
 }
 
 /* ---- /metrics ---- */
@@ -235,20 +224,12 @@ static enum MHD_Result
 reply(struct MHD_Connection *mc, unsigned code, const char *type,
     struct buf *body)
 {
-	struct MHD_Response *r;
-	enum MHD_Result ret;
-	size_t len = body->len;
+	const char *hdr[] = { MHD_HTTP_HEADER_CACHE_CONTROL, "no-store",
+	    code == 405 ? MHD_HTTP_HEADER_ALLOW : NULL, "GET, HEAD", NULL };
+	enum MHD_Result ret = http_reply(mc, code, type, body->p, body->len,
+	    hdr);
 
-	r = MHD_create_response_from_buffer(len, buf_steal(body),
-	    MHD_RESPMEM_MUST_FREE);
-	if (r == NULL)
-		return MHD_NO;
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
-	if (code == 405)
-		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-	ret = MHD_queue_response(mc, code, r);
-	MHD_destroy_response(r);
+	buf_free(body);
 	return ret;
 }
 

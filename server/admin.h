@@ -17,10 +17,10 @@ void admin_shutting_down(void);
 void admin_stop(void);
 
 /* Writers, from any thread, with no lock and no shared cache line:
- * observe in sluice_delivery_latency_seconds n messages of events
- * stamped at stamp (their cursor) and written to a socket at now
+ * observe in sluice_delivery_latency_seconds a message of an event
+ * stamped at stamp (its cursor) and written to a socket at now
  * (wall_us). */
-void admin_observe_latency(int64_t now, uint64_t stamp, uint32_t n);
+void admin_observe_latency(int64_t now, uint64_t stamp);
 /* The same for each live item (q->live) from first through next, just
  * written; one clock read for them all. */
 void admin_observe_written(const struct qitem *first);

@@ -55,6 +55,7 @@ conn_unref(struct conn *c)
 		return;
 	drop_queue_locked(c);
 	pthread_mutex_destroy(&c->mu);
+	free(c->sent);
 	free(c);
 }
 
@@ -154,22 +155,25 @@ conn_close(struct conn *c, uint16_t code, const char *reason)
 	pthread_mutex_unlock(&c->mu);
 }
 
-/* What the last call took is written: its live events are observed.
- * Past CONN_STAMPS in one block (a backlog), they are observed at their
- * mean stamp, which keeps the sum exact. */
+/* What the last call took is written: its live events are observed. */
 static void
 observe_sent_locked(struct conn *c)
 {
 	int64_t now = wall_us();
-	uint32_t k = c->sent_n < CONN_STAMPS ? c->sent_n : CONN_STAMPS;
 
-	for (uint32_t i = 0; i < k; i++)
-		admin_observe_latency(now, c->sent_stamp[i], 1);
-	if (c->sent_n > k)
-		admin_observe_latency(now, c->sent_more_sum / (c->sent_n - k),
-		    c->sent_n - k);
+	for (uint32_t i = 0; i < c->sent_n; i++)
+		admin_observe_latency(now, c->sent[i]);
 	c->sent_n = 0;
-	c->sent_more_sum = 0;
+}
+
+static void
+note_sent_locked(struct conn *c, uint64_t stamp)
+{
+	if (c->sent_n == c->sent_cap) {
+		c->sent_cap = c->sent_cap ? 2 * c->sent_cap : 4;
+		c->sent = xrealloc(c->sent, c->sent_cap * sizeof(*c->sent));
+	}
+	c->sent[c->sent_n++] = stamp;
 }
 
 long
@@ -215,13 +219,8 @@ conn_take_locked(struct conn *c, char *buf, size_t max)
 		if (q->cursor)
 			c->taken_cursor = q->cursor;
 		METRIC_ADD(queued_bytes, -(int64_t)total);
-		if (q->live) {
-			if (c->sent_n < CONN_STAMPS)
-				c->sent_stamp[c->sent_n] = q->cursor;
-			else
-				c->sent_more_sum += q->cursor;
-			c->sent_n++;
-		}
+		if (q->live)
+			note_sent_locked(c, q->cursor);
 		qitem_free(qlist_pop(&c->q));
 	}
 	/* below a quarter full again: a later backlog earns a new warning */

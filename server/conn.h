@@ -22,8 +22,6 @@ struct stream;
 struct ws;
 struct wsworker;
 
-#define CONN_STAMPS	4
-
 enum conn_transport { CONN_CHUNKED, CONN_WEBSOCKET };
 enum conn_kind { CONN_USER, CONN_APP };
 
@@ -37,13 +35,12 @@ struct conn {
 	/* under mu */
 	struct qlist	 q;
 	/* chunked: stamps (cursors) of the live events the last call took,
-	 * for the next call to observe once MHD has sent them: the first
-	 * CONN_STAMPS one by one, the others as a count and a sum. Kept
-	 * here, not as the items, so that the next call does not go back
-	 * to memory long gone from the cache. */
-	uint64_t	 sent_stamp[CONN_STAMPS];
-	uint64_t	 sent_more_sum;
-	uint32_t	 sent_n;
+	 * for the next call to observe once MHD has sent them. Kept here,
+	 * not as the items, so that the next call does not go back to
+	 * memory long gone from the cache; the array grows to the most
+	 * events one call has taken. */
+	uint64_t	*sent;
+	uint32_t	 sent_n, sent_cap;
 	size_t		 inflight;		/* taken by the writer, unwritten */
 	bool		 warned;		/* falling_behind sent */
 	bool		 suspended;		/* chunked: MHD connection suspended */

@@ -323,7 +323,7 @@ begin_replay(struct conn *c, uint64_t start)
 }
 
 /* Every live stream opened with a token that is no longer valid (a
- * revoke, or a tokens file reloaded without it) ends now: 1008. */
+ * tokens file reloaded without it) ends now: 1008. */
 static void
 end_revoked(void)
 {
@@ -356,7 +356,8 @@ apply_token(struct token_rec *t)
 			return;
 		}
 		tokens_revoke(sl.tokens, ti.hash);
-		end_revoked();
+		streams_end_token(ti.hash, 1008, "token revoked");
+		apps_close_conns(true, 1008, "token revoked");
 		log_info("token revoked (%s %s, client %s)", was.kind == TOKEN_APP ?
 		    "app" : "user", was.kind == TOKEN_APP ? "-" : was.user_id,
 		    was.client_id);

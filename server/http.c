@@ -50,31 +50,43 @@ static long open_streams;	/* atomic */
 static long open_conns;		/* atomic: client TCP connections, every
 				 * kind, upgraded ones included */
 static unsigned mhd_limit;	/* what each listener accepts at most */
-/* tls_cert and tls_key as read at start, until MHD has loaded them
- * into its GnuTLS credentials (MHD reads them only then). */
+/* tls_cert and tls_key as read and checked at start (http_tls_check),
+ * until MHD has loaded them into its GnuTLS credentials (MHD reads
+ * them only then). */
 static char *tls_cert_pem, *tls_key_pem;
 static bool tls_on;
 
 /* ---- responses ---- */
 
-static enum MHD_Result
-respond(struct MHD_Connection *mc, unsigned code, const struct buf *body,
-    const char *retry_after)
+enum MHD_Result
+http_reply(struct MHD_Connection *mc, unsigned code, const char *type,
+    const void *body, size_t len, const char *const *headers)
 {
 	struct MHD_Response *r;
 	enum MHD_Result ret;
 
-	r = MHD_create_response_from_buffer(body ? body->len : 0,
-	    body ? body->p : NULL, MHD_RESPMEM_MUST_COPY);
+	r = MHD_create_response_from_buffer(len, (void *)body,
+	    MHD_RESPMEM_MUST_COPY);
 	if (r == NULL)
 		return MHD_NO;
-	if (body != NULL)
-		MHD_add_response_header(r, "Content-Type", "application/json");
-	if (retry_after != NULL)
-		MHD_add_response_header(r, "Retry-After", retry_after);
+	if (type != NULL)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+	for (; headers != NULL && headers[0] != NULL; headers += 2)
+		MHD_add_response_header(r, headers[0], headers[1]);
 	ret = MHD_queue_response(mc, code, r);
 	MHD_destroy_response(r);
 	return ret;
+}
+
+static enum MHD_Result
+respond(struct MHD_Connection *mc, unsigned code, const struct buf *body,
+    const char *retry_after)
+{
+	const char *hdr[] = { MHD_HTTP_HEADER_RETRY_AFTER, retry_after, NULL };
+
+	return http_reply(mc, code, body ? "application/json" : NULL,
+	    body ? body->p : NULL, body ? body->len : 0,
+	    retry_after ? hdr : NULL);
 }
 
 static const char *
@@ -995,9 +1007,18 @@ out:
 int
 http_tls_check(const struct config *c, char *err, size_t errlen)
 {
+	http_tls_release();
 	if (c->tls_cert == NULL || c->tls_key == NULL)
 		return 0;	/* config_load rejects one without the other */
-	return tls_load(c, NULL, NULL, err, errlen);
+	return tls_load(c, &tls_cert_pem, &tls_key_pem, err, errlen);
+}
+
+void
+http_tls_release(void)
+{
+	free(tls_cert_pem);
+	free_secret(tls_key_pem);
+	tls_cert_pem = tls_key_pem = NULL;
 }
 
 int
@@ -1102,16 +1123,15 @@ http_start(char *err, size_t errlen)
 			mhd_limit = (unsigned)(rl.rlim_cur - HTTP_FD_RESERVE);
 	}
 	if (sl.cfg.tls_cert != NULL && sl.cfg.tls_key != NULL) {
-		if (tls_load(&sl.cfg, &tls_cert_pem, &tls_key_pem, err,
-		    errlen) < 0)
+		/* read by http_tls_check, unless it was not called */
+		if (tls_cert_pem == NULL && tls_load(&sl.cfg, &tls_cert_pem,
+		    &tls_key_pem, err, errlen) < 0)
 			return -1;
 		tls_on = true;
 	}
 	for (size_t i = 0; i < sl.cfg.listen.n && rc == 0; i++)
 		rc = start_one(sl.cfg.listen.v[i], err, errlen);
-	free(tls_cert_pem);
-	free_secret(tls_key_pem);
-	tls_cert_pem = tls_key_pem = NULL;
+	http_tls_release();
 	return rc;
 }
 

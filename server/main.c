@@ -232,6 +232,7 @@ main(int argc, char **argv)
 	}
 	if (check) {
 		printf("configuration ok\n");
+		http_tls_release();
 		tokens_free(sl.tokens);
 		routes_free(sl.routes);
 		config_free(&sl.cfg);

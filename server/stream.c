@@ -23,11 +23,14 @@ static size_t nbucket, nstreams;
 static CDS_LIST_HEAD(all_streams);
 static CDS_LIST_HEAD(idle_streams);	/* see struct stream */
 
-/* token hash -> number of streams, for max_streams_per_token */
+/* token hash -> the number of streams made with it (for
+ * max_streams_per_token), and the streams whose consumer presented it
+ * (a revoke ends those). Kept while either is not nothing. */
 struct tokcount {
 	struct tokcount	*next;
 	uint8_t		 hash[TOKEN_HASH_LEN];
 	size_t		 n;
+	struct cds_list_head consumers;	/* of struct stream, by_token */
 };
 /* as many buckets as the stream table (there are no more tokens with
  * streams than streams), grown with it */
@@ -114,25 +117,57 @@ streams_for_token(const uint8_t *hash)
 	return t ? t->n : 0;
 }
 
-static void
-tc_add(const uint8_t *hash, int d)
+/* The entry for hash, made if need be. */
+static struct tokcount *
+tc_get(const uint8_t *hash)
 {
 	struct tokcount **pp = tc_find(hash), *t = *pp;
 
 	if (t == NULL) {
-		if (d < 0)
-			return;
-		t = calloc(1, sizeof(*t));
-		if (t == NULL)
-			fatal("%s: out of memory", __func__);
+		t = xcalloc(1, sizeof(*t));
 		memcpy(t->hash, hash, TOKEN_HASH_LEN);
+		CDS_INIT_LIST_HEAD(&t->consumers);
 		*pp = t;
 	}
-	t->n += (size_t)d;
-	if (t->n == 0) {
+	return t;
+}
+
+/* Forget hash's entry if it holds nothing any more. */
+static void
+tc_put(const uint8_t *hash)
+{
+	struct tokcount **pp = tc_find(hash), *t = *pp;
+
+	if (t != NULL && t->n == 0 && cds_list_empty(&t->consumers)) {
 		*pp = t->next;
 		free(t);
 	}
+}
+
+static void
+tc_add(const uint8_t *hash, int d)
+{
+	tc_get(hash)->n += (size_t)d;
+	tc_put(hash);
+}
+
+void
+streams_end_token(const uint8_t *hash, uint16_t code, const char *reason)
+{
+	struct tokcount *t = *tc_find(hash);
+	struct stream *st, *n;
+
+	if (t == NULL)
+		return;
+	/* the entry must outlive the walk, which empties its list */
+	t->n++;
+	cds_list_for_each_entry_safe(st, n, &t->consumers, by_token) {
+		stream_close(st, code, reason);
+		if (st->auto_delete)
+			stream_delete(st);
+	}
+	t->n--;
+	tc_put(hash);
 }
 
 void
@@ -211,6 +246,7 @@ stream_create(const struct token_info *tok)
 	strcpy(st->user_id, tok->user_id);
 	memcpy(st->token_hash, tok->hash, TOKEN_HASH_LEN);
 	st->idle_since_ms = now_ms();
+	CDS_INIT_LIST_HEAD(&st->by_token);
 	cds_list_add_tail(&st->all, &all_streams);
 	cds_list_add_tail(&st->idle, &idle_streams);
 	if (++nstreams > nbucket)
@@ -232,6 +268,7 @@ stream_attach(struct stream *st, struct conn *c)
 	stream_close(st, 4001, "replaced");
 	cds_list_del_init(&st->idle);
 	st->consumer = conn_ref(c);
+	cds_list_add_tail(&st->by_token, &tc_get(c->token_hash)->consumers);
 	c->stream = st;
 	c->last_push_ms = now_ms();
 }
@@ -269,6 +306,8 @@ stream_detach(struct stream *st)
 	pthread_mutex_unlock(&c->mu);
 	c->catching_up = false;
 	cds_list_del_init(&c->live);
+	cds_list_del_init(&st->by_token);
+	tc_put(c->token_hash);
 	c->stream = NULL;
 	st->consumer = NULL;
 	st->idle_since_ms = now_ms();

@@ -47,6 +47,8 @@ struct stream {
 	struct sub	*subs;
 	size_t		 nsubs;
 	struct conn	*consumer;	/* NULL while nobody reads */
+	struct cds_list_head by_token;	/* with the others whose consumer has
+					 * its token, while it has one */
 	uint64_t	 pos;		/* position: every event up to this cursor
 					 * was written to a consumer, or was not
 					 * for this stream */
@@ -63,6 +65,10 @@ void streams_free_all(void);
 size_t streams_count(void);
 size_t streams_for_token(const uint8_t *token_hash);
 struct cds_list_head *streams_list(void);
+/* End every stream whose consumer presented this token (a revoke): as
+ * stream_close, and an auto_delete stream is deleted. */
+void streams_end_token(const uint8_t *token_hash, uint16_t code,
+    const char *reason);
 /* The streams without a consumer, longest idle first. */
 struct cds_list_head *streams_idle(void);
 

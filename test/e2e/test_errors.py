@@ -140,6 +140,23 @@ sl.publish(event(90, ["global"]))
 m = a2.next()
 t.eq(m and m["data"][0]["id"], "90", "and the streams carry on")
 
+# a revoke ends the streams whose consumer presented that token, and no other
+sl.publish({"op": "token", "action": "grant", "token": "tok12b", "user_id": "12",
+            "client_id": "app1"})
+deadline = time.time() + 3
+while sl.api("GET", "/stream/0/users/me/streams", "tok12b")[0] != 200 and time.time() < deadline:
+    time.sleep(0.05)
+b1 = sl.stream("tok12")
+b1b = sl.stream("tok12b", connection_id=b1.cid)
+t.eq(b1b.cid, b1.cid, "a second token of the same user resumes a stream made with the first")
+b2 = sl.stream("tok12b")
+sl.publish({"op": "token", "action": "revoke", "token": "tok12b"})
+t.ok(b1b.wait_end(2) and b2.wait_end(2),
+     "revoking it ends both streams read with it, whichever token made them")
+sl.publish(event(91, ["global"]))
+m = a2.next()
+t.eq(m and m["data"][0]["id"], "91", "the same user's stream read with the other token carries on")
+
 # revoke through the pipe ends the token's streams within 1 s
 sl.publish({"op": "token", "action": "revoke", "token": "tok12"})
 t0 = time.time()
