@@ -535,6 +535,9 @@ drain_wakes(struct wsworker *w)
 			ring[(first + n++) % AHEAD] = c;
 		}
 		if (n > 2 && (c = ring[(first + 2) % AHEAD])->ws != NULL) {
+			/* read without the lock, as a hint only: the
+			 * dispatcher may be appending, and a stale address
+			 * is harmless to prefetch */
 			struct qitem *q = __atomic_load_n(&c->q.head,
 			    __ATOMIC_RELAXED);
 

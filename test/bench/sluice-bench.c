@@ -643,6 +643,7 @@ connect_all(struct bench *b, struct report *r)
 	if (receivers_start(b) < 0) {
 		fprintf(stderr, "sluice-bench: cannot start the receiver "
 		    "threads\n");
+		b->t->stop(b);	/* not leave the server under test behind */
 		exit(2);
 	}
 	while (LOAD(b->threads_connected) < b->o.threads) {

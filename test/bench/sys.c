@@ -226,7 +226,10 @@ spawn_logged(char *const argv[], const char *logpath)
 	log = open(logpath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (log < 0)
 		return -1;
-	null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if ((null = open("/dev/null", O_RDONLY | O_CLOEXEC)) < 0) {
+		close(log);
+		return -1;
+	}
 	pid = fork();
 	if (pid == 0) {
 		dup2(null, STDIN_FILENO);
@@ -238,8 +241,7 @@ spawn_logged(char *const argv[], const char *logpath)
 		_exit(127);
 	}
 	close(log);
-	if (null >= 0)
-		close(null);
+	close(null);
 	return pid;
 }
 

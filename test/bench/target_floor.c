@@ -69,6 +69,8 @@ floor_start(struct bench *b)
 	    getsockname(lfd, (struct sockaddr *)&sa, &sl) < 0) {
 		fprintf(stderr, "sluice-bench: the floor's socket: %s\n",
 		    strerror(errno));
+		if (lfd >= 0)
+			close(lfd);
 		return -1;
 	}
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0) {
