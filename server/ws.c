@@ -143,7 +143,27 @@ on_written(void *ud, const struct qitem *first)
 	admin_observe_written(first);
 }
 
-static const struct wssess_cb io_cb = { io_recv, io_writev, on_text, on_written };
+/* Frames for events up to cursor are about to be begun. Under the
+ * conn's lock, as the dispatcher's close: either the close came first
+ * and they stop, or they count as taken, and a takeover or revoke
+ * resumes after them. */
+static bool
+on_commit(void *ud, uint64_t cursor)
+{
+	struct conn *c = ((struct ws *)ud)->c;
+	bool go;
+
+	pthread_mutex_lock(&c->mu);
+	go = !c->closing;
+	if (go && cursor > c->taken_cursor)
+		c->taken_cursor = cursor;
+	pthread_mutex_unlock(&c->mu);
+	return go;
+}
+
+static const struct wssess_cb io_cb = {
+	io_recv, io_writev, on_text, on_written, on_commit,
+};
 
 /* ---- sessions ---- */
 
@@ -243,6 +263,24 @@ bury(struct wsworker *w)
 static void reslot(struct ws *s);
 static void note_rx(struct ws *s);
 
+/* The dispatcher asked for the end: what it queued and the session
+ * has not committed to is dropped, and the close handshake begins. */
+static void
+close_asked(struct ws *s)
+{
+	struct conn *c = s->c;
+	uint16_t code;
+	const char *reason;
+
+	pthread_mutex_lock(&c->mu);
+	code = c->close_code ? c->close_code : 1000;
+	reason = c->close_reason;
+	METRIC_ADD(queued_bytes, -(int64_t)c->q.bytes);
+	qlist_clear(&c->q);
+	pthread_mutex_unlock(&c->mu);
+	wssess_close(s->sess, code, reason);
+}
+
 /* Write what can be written; tear down when the session is over.
  * Returns -1 if s is gone. */
 static int
@@ -250,6 +288,11 @@ flush(struct ws *s)
 {
 	int rc = wssess_write(s->sess);
 
+	if (rc == 2) {
+		/* the close came before these frames were begun */
+		close_asked(s);
+		rc = wssess_write(s->sess);
+	}
 	sync_inflight(s);
 	if (rc < 0 || wssess_finished(s->sess)) {
 		teardown(s);
@@ -269,23 +312,18 @@ pull(struct ws *s)
 {
 	struct conn *c = s->c;
 	struct qlist items = { 0 };
-	uint16_t code = 0;
-	const char *reason = NULL;
+	bool closing;
 
 	pthread_mutex_lock(&c->mu);
 	c->wake_pending = false;
-	if (c->closing) {
-		code = c->close_code ? c->close_code : 1000;
-		reason = c->close_reason;
-		METRIC_ADD(queued_bytes, -(int64_t)c->q.bytes);
-		qlist_clear(&c->q);
-	} else {
+	closing = c->closing;
+	if (!closing) {
 		c->inflight += c->q.bytes;
 		qlist_splice(&items, &c->q);
 	}
 	pthread_mutex_unlock(&c->mu);
-	if (code != 0)
-		wssess_close(s->sess, code, reason);
+	if (closing)
+		close_asked(s);
 	else
 		wssess_enqueue(s->sess, &items);
 	return flush(s);

@@ -131,8 +131,8 @@ t_written(void *ud, const struct qitem *q)
 			io->wcur[io->nwritten++] = q->cursor;
 }
 
-static const struct wssess_cb cb = { t_recv, t_writev, t_on_text, t_written };
-static const struct wssess_cb cb_notext = { t_recv, t_writev, NULL, NULL };
+static const struct wssess_cb cb = { t_recv, t_writev, t_on_text, t_written, NULL };
+static const struct wssess_cb cb_notext = { t_recv, t_writev, NULL, NULL, NULL };
 
 static void
 io_init(struct io *io)
@@ -1510,6 +1510,119 @@ test_regressions(void)
 	buf_free(&want);
 }
 
+/* ---- the owner's commit ---- */
+
+static int commit_calls;
+static uint64_t commit_last;
+static bool commit_go;
+
+static bool
+t_commit(void *ud, uint64_t cursor)
+{
+	(void)ud;
+	commit_calls++;
+	if (!commit_go)
+		return false;
+	commit_last = cursor;
+	return true;
+}
+
+static const struct wssess_cb cb_commit = {
+	t_recv, t_writev, t_on_text, t_written, t_commit,
+};
+
+static void
+test_commit(void)
+{
+	struct io io;
+	struct wssess *s;
+	struct buf fa, fb, fc;
+	struct frame f[MAXFRAMES];
+	uint8_t cp[128];
+	size_t cl;
+	int n;
+
+	/* a batch is committed whole before its first byte, though the
+	 * socket takes only part of it; a close sends it all first */
+	io_init(&io);
+	buf_init(&fa);
+	buf_init(&fb);
+	buf_init(&fc);
+	s = wssess_new(&cb_commit, &io, 1024);
+	io.budget = 10;
+	commit_calls = 0;
+	commit_last = 0;
+	commit_go = true;
+	enqueue1(s, item("A", 100, 1, 5, &fa));
+	enqueue1(s, item("B", 100, 2, 6, &fb));
+	enqueue1(s, item("C", 100, 3, 7, &fc));
+	is_int(wssess_write(s), 1, "socket full after 10 bytes: 1");
+	is_int(io.out.len, 10, "10 bytes written");
+	is_int(commit_calls, 1, "one commit for the batch");
+	is_int(commit_last, 7, "for its last event, 7");
+	is_int(wssess_committed_cursor(s), 7, "committed: all three");
+	enqueue1(s, item("D", 100, 4, 8, NULL));
+	wssess_close(s, 4001, "replaced");
+	is_int(wssess_pending(s), fa.len - 10 + fb.len + fc.len,
+	    "closing keeps the committed frames, drops the one queued after");
+	io.budget = NOLIMIT;
+	is_int(write_all(s), 0, "then room: 0");
+	n = parse_frames(&io.out, f, MAXFRAMES);
+	is_int(n, 4, "three data frames, then the close");
+	ok(n == 4 && frame_eq(&f[0], &fa) && frame_eq(&f[1], &fb) &&
+	    frame_eq(&f[2], &fc), "the committed frames, whole and in order");
+	is_int(last_close_code(&io), 4001, "then close 4001");
+	is_int(wssess_written_cursor(s), 7, "written through 7; 8 never begun");
+	is_int(commit_calls, 1, "the kept frames are not committed again");
+	wssess_free(s);
+	io_free(&io);
+	buf_free(&fa);
+	buf_free(&fb);
+	buf_free(&fc);
+
+	/* the owner stops a batch: none of it is written, the close
+	 * drops it */
+	io_init(&io);
+	s = wssess_new(&cb_commit, &io, 1024);
+	commit_calls = 0;
+	commit_go = false;
+	enqueue1(s, item("A", 100, 1, 5, NULL));
+	is_int(wssess_write(s), 2, "commit says stop: 2");
+	is_int(io.out.len, 0, "nothing written");
+	wssess_close(s, 1008, "token revoked");
+	commit_go = true;
+	is_int(write_all(s), 0, "write: 0");
+	n = parse_frames(&io.out, f, MAXFRAMES);
+	cl = close_payload(cp, 1008, "token revoked");
+	ok(n == 1 && frame_is(&f[0], 0x8, cp, cl), "only close 1008 goes out");
+	is_int(commit_calls, 1, "commit asked once");
+	is_int(wssess_committed_cursor(s), 0, "nothing committed");
+	wssess_free(s);
+	io_free(&io);
+
+	/* the peer's close drops committed frames not begun: the peer is
+	 * leaving, and no one resumes after them */
+	io_init(&io);
+	buf_init(&fa);
+	s = wssess_new(&cb_commit, &io, 1024);
+	commit_go = true;
+	io.budget = 10;
+	enqueue1(s, item("A", 100, 1, 5, &fa));
+	enqueue1(s, item("B", 100, 2, 6, NULL));
+	is_int(wssess_write(s), 1, "half of A written: 1");
+	cl = close_payload(cp, 1000, NULL);
+	feed(&io, 0x88, cp, cl);
+	is_int(wssess_read(s), 0, "the peer's close: read 0");
+	io.budget = NOLIMIT;
+	is_int(write_all(s), 0, "write: 0");
+	n = parse_frames(&io.out, f, MAXFRAMES);
+	ok(n == 2 && frame_eq(&f[0], &fa), "A, begun, is finished");
+	is_int(last_close_code(&io), 1000, "then the echo, 1000; B is dropped");
+	wssess_free(s);
+	io_free(&io);
+	buf_free(&fa);
+}
+
 int
 main(void)
 {
@@ -1524,5 +1637,6 @@ main(void)
 	test_proto_errors();
 	test_reader();
 	test_io_errors();
+	test_commit();
 	return tap_done();
 }
