@@ -306,16 +306,22 @@ flush(struct ws *s)
 	return 0;
 }
 
-/* Move what the dispatcher queued into the session, or start closing. */
+/* Move what the dispatcher queued into the session, or start closing.
+ * woken: the conn was taken off the wake queue, and may be queued
+ * again. Only then: a conn still linked in the queue (woken between
+ * the start of its session and the session's first pull) must not be
+ * queued a second time, which would relink its node and corrupt the
+ * queue. */
 static int
-pull(struct ws *s)
+pull(struct ws *s, bool woken)
 {
 	struct conn *c = s->c;
 	struct qlist items = { 0 };
 	bool closing;
 
 	pthread_mutex_lock(&c->mu);
-	c->wake_pending = false;
+	if (woken)
+		c->wake_pending = false;
 	closing = c->closing;
 	if (!closing) {
 		c->inflight += c->q.bytes;
@@ -363,7 +369,7 @@ start_session(struct wsworker *w, struct ws *s)
 		teardown(s);
 		return;
 	}
-	pull(s);
+	pull(s, false);
 }
 
 static void
@@ -591,7 +597,7 @@ drain_wakes(struct wsworker *w)
 		/* the session may have ended since the wake was queued; only
 		 * this thread clears c->ws, so reading it here is safe */
 		if (c->ws != NULL)
-			pull(c->ws);
+			pull(c->ws, true);
 		else {
 			pthread_mutex_lock(&c->mu);
 			c->wake_pending = false;
