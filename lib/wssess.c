@@ -36,7 +36,6 @@ struct wssess {
 	struct qlist		 out;		/* data frames, head may be partial */
 	struct qlist		 ctl;		/* control frames, idem */
 	uint64_t		 written_cursor;
-	uint64_t		 commit_cursor;	/* the owner was told (commit) */
 	bool			 read_done;	/* EOF, error, close or protocol error */
 	bool			 close_queued;	/* we sent or queued our close */
 	bool			 close_sent;	/* it is written whole */
@@ -62,26 +61,17 @@ struct wssess {
 };
 
 /* Drop queued data frames, but finish one already half written: a
- * control frame must not land inside it. With keep, the frames the
- * owner was told would be sent (commit) are kept too, to go before our
- * close. */
+ * control frame must not land inside it. */
 static void
-drop_unstarted(struct wssess *s, bool keep)
+drop_unstarted(struct wssess *s)
 {
-	struct qlist kept = { 0 };
-	struct qitem *q, *last = NULL;
+	struct qitem *q = NULL;
 
-	for (q = s->out.head; q != NULL; q = q->next)
-		if (q->off > 0 || (keep && q->cursor != 0 &&
-		    q->cursor <= s->commit_cursor))
-			last = q;
-	if (last != NULL) {
-		do
-			qlist_push(&kept, q = qlist_pop(&s->out));
-		while (q != last);
-	}
+	if (s->out.head != NULL && s->out.head->off > 0)
+		q = qlist_pop(&s->out);
 	qlist_clear(&s->out);
-	qlist_splice(&s->out, &kept);
+	if (q != NULL)
+		qlist_push(&s->out, q);
 }
 
 /* Queue a control frame (at most 125 bytes), or a text reply. */
@@ -104,11 +94,9 @@ queue_ctl(struct wssess *s, uint8_t op, const void *p, size_t len)
 	return 0;
 }
 
-/* Queue our close frame, once: code 0 sends none (an empty close).
- * keep: as drop_unstarted. */
+/* Queue our close frame, once: code 0 sends none (an empty close). */
 static void
-queue_close(struct wssess *s, uint16_t code, const void *reason, size_t rlen,
-    bool keep)
+queue_close(struct wssess *s, uint16_t code, const void *reason, size_t rlen)
 {
 	uint8_t p[125];
 	size_t n = 0;
@@ -126,7 +114,7 @@ queue_close(struct wssess *s, uint16_t code, const void *reason, size_t rlen,
 	}
 	queue_ctl(s, OP_CLOSE, p, n);
 	s->close_queued = true;
-	drop_unstarted(s, keep);
+	drop_unstarted(s);
 }
 
 /* We or the peer started closing (our close is queued or sent), or the
@@ -151,7 +139,7 @@ static int
 fail(struct wssess *s, uint16_t code)
 {
 	msg_reset(s);
-	queue_close(s, code, NULL, 0, false);
+	queue_close(s, code, NULL, 0);
 	s->read_done = true;
 	return -1;
 }
@@ -328,8 +316,7 @@ frame_end(struct wssess *s)
 		s->read_done = true;
 		msg_reset(s);
 		/* the reply echoes the code and reason */
-		queue_close(s, code, s->ctlbuf + 2, code ? s->ctllen - 2u : 0,
-		    false);
+		queue_close(s, code, s->ctlbuf + 2, code ? s->ctllen - 2u : 0);
 		return 1;
 	}
 	if (!s->fin)
@@ -434,11 +421,29 @@ wssess_read(struct wssess *s)
 	/* the peer is gone: an empty close goes out if it still can */
 	s->read_done = true;
 	msg_reset(s);
-	queue_close(s, 0, NULL, 0, false);
+	queue_close(s, 0, NULL, 0);
 	return -1;
 }
 
-/* writev as many queued frames of l as fit; 1 if the socket filled.
+/* The cursor of the last event whose frame the first w bytes of l
+ * begin (its head not begun before), 0 if none. */
+static uint64_t
+begun_cursor(const struct qlist *l, ssize_t w)
+{
+	const struct qitem *q;
+	uint64_t c = 0;
+	size_t at = 0;
+
+	for (q = l->head; q != NULL && w > 0 && at < (size_t)w; q = q->next) {
+		if (q->cursor != 0)
+			c = q->cursor;
+		at += qitem_len(q) - q->off;
+	}
+	return c;
+}
+
+/* writev as many queued frames of l as fit; 1 if the socket filled, 2
+ * if begin said stop.
  * With head_only, only the rest of a half-written head frame: control
  * frames get their turn right after it, so that a steady backlog cannot
  * hold back pings and pongs. */
@@ -452,7 +457,7 @@ write_list(struct wssess *s, struct qlist *l, bool head_only, bool data)
 		int n = 0;
 		ssize_t w;
 		size_t left;
-		uint64_t last = 0;
+		bool held;
 
 		for (q = l->head; q && n + 2 <= IOV_BATCH * 2 &&
 		    (!head_only || q == l->head); q = q->next) {
@@ -468,17 +473,15 @@ write_list(struct wssess *s, struct qlist *l, bool head_only, bool data)
 				iov[n].iov_base = q->tail->data + (o - q->headlen);
 				iov[n++].iov_len = tl - (o - q->headlen);
 			}
-			if (q->cursor > last)
-				last = q->cursor;
 		}
-		/* the owner hears of the events these frames carry before
-		 * any of them is begun, and may stop them */
-		if (data && last > s->commit_cursor && s->cb->commit != NULL) {
-			if (!s->cb->commit(s->ud, last))
-				return 2;
-			s->commit_cursor = last;
-		}
+		/* frames about to be begun: the owner hears of it first,
+		 * and after the write which of them were */
+		held = data && l->head->off == 0 && s->cb->begin != NULL;
+		if (held && !s->cb->begin(s->ud))
+			return 2;
 		w = s->cb->writev(s->ud, iov, n);
+		if (held)
+			s->cb->end(s->ud, begun_cursor(l, w));
 		if (w < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return 1;
@@ -521,13 +524,9 @@ wssess_write(struct wssess *s)
 	for (;;) {
 		if (s->broken)
 			return -1;
-		/* finish a half-written data frame before anything else;
-		 * once our close is queued, the frames kept for it (those
-		 * committed) go out whole before it */
-		if (s->out.head != NULL && !s->close_sent &&
-		    (s->out.head->off > 0 || s->close_queued)) {
-			if ((rc = write_list(s, &s->out, !s->close_queued,
-			    true)) != 0)
+		/* finish a half-written data frame before anything else */
+		if (s->out.head != NULL && s->out.head->off > 0) {
+			if ((rc = write_list(s, &s->out, true, true)) != 0)
 				goto out;
 			continue;
 		}
@@ -549,7 +548,7 @@ wssess_write(struct wssess *s)
 out:
 	if (rc < 0)
 		s->broken = true;
-	return rc;	/* 2: the owner stopped it (commit) */
+	return rc;	/* 2: begin said stop */
 }
 
 void
@@ -577,7 +576,7 @@ wssess_ping(struct wssess *s)
 void
 wssess_close(struct wssess *s, uint16_t code, const char *reason)
 {
-	queue_close(s, code, reason, reason ? strlen(reason) : 0, true);
+	queue_close(s, code, reason, reason ? strlen(reason) : 0);
 }
 
 bool
@@ -624,13 +623,10 @@ wssess_committed_cursor(const struct wssess *s)
 {
 	const struct qitem *q = s->out.head;
 
-	uint64_t c = s->written_cursor;
-
-	/* a frame begun is finished, even when the session closes, and
-	 * so are the frames committed */
-	if (q != NULL && q->off > 0 && q->cursor > c)
-		c = q->cursor;
-	return s->commit_cursor > c ? s->commit_cursor : c;
+	/* a frame begun is finished, even when the session closes */
+	if (q != NULL && q->off > 0 && q->cursor > s->written_cursor)
+		return q->cursor;
+	return s->written_cursor;
 }
 
 uint16_t

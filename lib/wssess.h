@@ -24,12 +24,14 @@ struct wssess_cb {
 	/* data frames just written whole, a list in order from first
 	 * through next; borrowed for the call (may be NULL) */
 	void	(*written)(void *ud, const struct qitem *first);
-	/* before data frames are begun, the cursor of the last event they
-	 * carry: true to go on, false to stop (wssess_write returns 2, and
-	 * the owner closes the session; the frames committed before stay
-	 * and go out ahead of the close). Each frame is committed before
-	 * its first byte is written. May be NULL. */
-	bool	(*commit)(void *ud, uint64_t cursor);
+	/* Around each write that begins data frames: begin before it (false:
+	 * stop, wssess_write returns 2 and the owner closes the session),
+	 * and, if begin said go, end after it with the cursor of the last
+	 * event whose frame it began (0: none). The owner may hold a lock
+	 * from begin to end, so that its closes know exactly which events
+	 * went out. Both may be NULL. */
+	bool	(*begin)(void *ud);
+	void	(*end)(void *ud, uint64_t begun);
 };
 
 struct wssess;
@@ -42,7 +44,7 @@ void wssess_free(struct wssess *s);
 int wssess_read(struct wssess *s);
 /* Write what is queued: control frames between whole data
  * frames. Returns 0 when all is written, 1 when the socket is full, -1
- * on a write error, 2 when commit said stop. */
+ * on a write error, 2 when begin said stop. */
 int wssess_write(struct wssess *s);
 
 /* Append pre-framed items (see qitem_ws); takes them. Ignored (freed)
@@ -54,8 +56,7 @@ void wssess_prefetch(const struct wssess *s);
 /* A text message, copied (for rare replies such as "pong"). */
 int wssess_send_text(struct wssess *s, const char *msg, size_t len);
 int wssess_ping(struct wssess *s);
-/* Start the close handshake; queued data frames are dropped, but for
- * one begun and those committed (see commit), which go out first. */
+/* Start the close handshake; queued data frames are dropped. */
 void wssess_close(struct wssess *s, uint16_t code, const char *reason);
 
 /* The close handshake is over, or the session broke: tear it down. */
@@ -70,9 +71,9 @@ uint64_t wssess_received(const struct wssess *s);
 uint64_t wssess_peer_messages(const struct wssess *s);
 /* Cursor of the last event message completely written. */
 uint64_t wssess_written_cursor(const struct wssess *s);
-/* The same, or the cursor of a frame half written or committed: those
- * are finished even when the session closes, so the peer gets them
- * unless the connection breaks. */
+/* The same, or the cursor of a frame half written: a frame begun is
+ * finished even when the session closes, so the peer gets it unless
+ * the connection breaks. */
 uint64_t wssess_committed_cursor(const struct wssess *s);
 /* Close code the peer sent, 0 if none. */
 uint16_t wssess_peer_close_code(const struct wssess *s);

@@ -143,26 +143,36 @@ on_written(void *ud, const struct qitem *first)
 	admin_observe_written(first);
 }
 
-/* Frames for events up to cursor are about to be begun. Under the
- * conn's lock, as the dispatcher's close: either the close came first
- * and they stop, or they count as taken, and a takeover or revoke
- * resumes after them. */
+/* A write is about to begin data frames. The conn's lock is held
+ * across it, until on_end: a close from the dispatcher (takeover,
+ * revoke, delete) comes either before it, and then no frame is begun,
+ * or after it, and then taken_cursor says exactly which events the
+ * older consumer gets. The write does not block (the socket is
+ * non-blocking); a push to this conn meanwhile waits for it. */
 static bool
-on_commit(void *ud, uint64_t cursor)
+on_begin(void *ud)
 {
 	struct conn *c = ((struct ws *)ud)->c;
-	bool go;
 
 	pthread_mutex_lock(&c->mu);
-	go = !c->closing;
-	if (go && cursor > c->taken_cursor)
-		c->taken_cursor = cursor;
+	if (!c->closing)
+		return true;		/* held until on_end */
 	pthread_mutex_unlock(&c->mu);
-	return go;
+	return false;
+}
+
+static void
+on_end(void *ud, uint64_t begun)
+{
+	struct conn *c = ((struct ws *)ud)->c;
+
+	if (begun > c->taken_cursor)
+		c->taken_cursor = begun;
+	pthread_mutex_unlock(&c->mu);
 }
 
 static const struct wssess_cb io_cb = {
-	io_recv, io_writev, on_text, on_written, on_commit,
+	io_recv, io_writev, on_text, on_written, on_begin, on_end,
 };
 
 /* ---- sessions ---- */
@@ -289,7 +299,8 @@ flush(struct ws *s)
 	int rc = wssess_write(s->sess);
 
 	if (rc == 2) {
-		/* the close came before these frames were begun */
+		/* the close came before these frames were begun: they are
+		 * dropped, what was begun is finished, then the close */
 		close_asked(s);
 		rc = wssess_write(s->sess);
 	}

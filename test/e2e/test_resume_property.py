@@ -802,10 +802,10 @@ class Run:
         transport = self.rng.choice(["chunked", "ws"])
         # every other time while the server may still be writing to
         # the paused consumer (its socket not yet full): a WebSocket
-        # worker commits each batch of frames under the connection's
-        # lock before writing it, so a takeover in the middle of a write
-        # still resumes exactly after what the old consumer gets. (Not
-        # drawn from the rng: a seed's sequence of operations stays.)
+        # worker holds the connection's lock across a write that begins
+        # frames, so a takeover in the middle of a write still resumes
+        # exactly after what the old consumer gets. (Not drawn from the
+        # rng: a seed's sequence of operations stays.)
         if self.stats["takeovers"] % 2:
             time.sleep(0.15)
         client, cid = self.open_user(st.user, transport, cid=st.cid)

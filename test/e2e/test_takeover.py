@@ -2,10 +2,10 @@
 middle of a burst that it reads as fast as it can: the takeover lands
 while a worker is writing to the older consumer, and the newer one must
 go on right after the last event the older one gets - nothing lost,
-nothing twice. (A worker commits each batch of frames under the
-connection's lock before it writes it; before that, a takeover landing
-as the last batch went out gave the newer consumer that batch again,
-in about half the runs of this test.)"""
+nothing twice. (A worker holds the connection's lock across a write
+that begins frames; before that, a takeover landing as the last batch
+went out gave the newer consumer that batch again, in about half the
+runs of this test.)"""
 import json
 import socket
 import threading

@@ -131,8 +131,8 @@ t_written(void *ud, const struct qitem *q)
 			io->wcur[io->nwritten++] = q->cursor;
 }
 
-static const struct wssess_cb cb = { t_recv, t_writev, t_on_text, t_written, NULL };
-static const struct wssess_cb cb_notext = { t_recv, t_writev, NULL, NULL, NULL };
+static const struct wssess_cb cb = { t_recv, t_writev, t_on_text, t_written, NULL, NULL };
+static const struct wssess_cb cb_notext = { t_recv, t_writev, NULL, NULL, NULL, NULL };
 
 static void
 io_init(struct io *io)
@@ -1510,117 +1510,136 @@ test_regressions(void)
 	buf_free(&want);
 }
 
-/* ---- the owner's commit ---- */
+/* ---- begin and end around writes that begin data frames ---- */
 
-static int commit_calls;
-static uint64_t commit_last;
-static bool commit_go;
+static int nbegin, nend;
+static bool begin_go, held;
+static uint64_t end_begun;
+static bool written_while_held = true;
 
 static bool
-t_commit(void *ud, uint64_t cursor)
+t_begin(void *ud)
 {
 	(void)ud;
-	commit_calls++;
-	if (!commit_go)
+	nbegin++;
+	if (held)		/* begin twice without end */
+		written_while_held = false;
+	if (!begin_go)
 		return false;
-	commit_last = cursor;
+	held = true;
 	return true;
 }
 
-static const struct wssess_cb cb_commit = {
-	t_recv, t_writev, t_on_text, t_written, t_commit,
+static void
+t_end(void *ud, uint64_t begun)
+{
+	(void)ud;
+	if (!held)
+		written_while_held = false;
+	nend++;
+	held = false;
+	end_begun = begun;
+}
+
+static ssize_t
+t_writev_held(void *ud, const struct iovec *iov, int iovcnt)
+{
+	struct io *io = ud;
+
+	/* data frames are only ever begun between begin and end */
+	if (!held && iovcnt > 0 && ((const uint8_t *)iov[0].iov_base)[0] == 0x81)
+		written_while_held = false;
+	return t_writev(io, iov, iovcnt);
+}
+
+static const struct wssess_cb cb_hold = {
+	t_recv, t_writev_held, t_on_text, t_written, t_begin, t_end,
 };
 
 static void
-test_commit(void)
+test_begin_end(void)
 {
 	struct io io;
 	struct wssess *s;
-	struct buf fa, fb, fc;
+	struct buf fa;
 	struct frame f[MAXFRAMES];
 	uint8_t cp[128];
 	size_t cl;
 	int n;
 
-	/* a batch is committed whole before its first byte, though the
-	 * socket takes only part of it; a close sends it all first */
+	/* the socket takes part of the first frame: end says it alone was
+	 * begun; a close then finishes it and drops the two others */
 	io_init(&io);
 	buf_init(&fa);
-	buf_init(&fb);
-	buf_init(&fc);
-	s = wssess_new(&cb_commit, &io, 1024);
+	s = wssess_new(&cb_hold, &io, 1024);
+	nbegin = nend = 0;
+	begin_go = true;
 	io.budget = 10;
-	commit_calls = 0;
-	commit_last = 0;
-	commit_go = true;
 	enqueue1(s, item("A", 100, 1, 5, &fa));
-	enqueue1(s, item("B", 100, 2, 6, &fb));
-	enqueue1(s, item("C", 100, 3, 7, &fc));
+	enqueue1(s, item("B", 100, 2, 6, NULL));
+	enqueue1(s, item("C", 100, 3, 7, NULL));
 	is_int(wssess_write(s), 1, "socket full after 10 bytes: 1");
-	is_int(io.out.len, 10, "10 bytes written");
-	is_int(commit_calls, 1, "one commit for the batch");
-	is_int(commit_last, 7, "for its last event, 7");
-	is_int(wssess_committed_cursor(s), 7, "committed: all three");
-	enqueue1(s, item("D", 100, 4, 8, NULL));
+	ok(nbegin == 1 && nend == 1, "one begin, one end");
+	is_int(end_begun, 5, "end: the frame of event 5 was begun, no other");
+	is_int(wssess_committed_cursor(s), 5, "committed: 5");
 	wssess_close(s, 4001, "replaced");
-	is_int(wssess_pending(s), fa.len - 10 + fb.len + fc.len,
-	    "closing keeps the committed frames, drops the one queued after");
 	io.budget = NOLIMIT;
 	is_int(write_all(s), 0, "then room: 0");
 	n = parse_frames(&io.out, f, MAXFRAMES);
-	is_int(n, 4, "three data frames, then the close");
-	ok(n == 4 && frame_eq(&f[0], &fa) && frame_eq(&f[1], &fb) &&
-	    frame_eq(&f[2], &fc), "the committed frames, whole and in order");
-	is_int(last_close_code(&io), 4001, "then close 4001");
-	is_int(wssess_written_cursor(s), 7, "written through 7; 8 never begun");
-	is_int(commit_calls, 1, "the kept frames are not committed again");
+	ok(n == 2 && frame_eq(&f[0], &fa), "the begun frame is finished, whole");
+	is_int(last_close_code(&io), 4001, "then close 4001; 6 and 7 never begun");
+	is_int(wssess_written_cursor(s), 5, "written through 5");
+	is_int(nbegin, 1, "finishing a begun frame asks no begin");
 	wssess_free(s);
 	io_free(&io);
 	buf_free(&fa);
-	buf_free(&fb);
-	buf_free(&fc);
 
-	/* the owner stops a batch: none of it is written, the close
-	 * drops it */
+	/* a write that takes everything: end names the last event */
 	io_init(&io);
-	s = wssess_new(&cb_commit, &io, 1024);
-	commit_calls = 0;
-	commit_go = false;
-	enqueue1(s, item("A", 100, 1, 5, NULL));
-	is_int(wssess_write(s), 2, "commit says stop: 2");
-	is_int(io.out.len, 0, "nothing written");
-	wssess_close(s, 1008, "token revoked");
-	commit_go = true;
-	is_int(write_all(s), 0, "write: 0");
-	n = parse_frames(&io.out, f, MAXFRAMES);
-	cl = close_payload(cp, 1008, "token revoked");
-	ok(n == 1 && frame_is(&f[0], 0x8, cp, cl), "only close 1008 goes out");
-	is_int(commit_calls, 1, "commit asked once");
+	s = wssess_new(&cb_hold, &io, 1024);
+	nbegin = nend = 0;
+	for (unsigned i = 0; i < 3; i++)
+		enqueue1(s, item("D", 50, i, 10 + i, NULL));
+	is_int(wssess_write(s), 0, "all written: 0");
+	ok(nbegin == 1 && nend == 1 && end_begun == 12,
+	    "one begin and end for the batch, which began 10 to 12");
+	wssess_free(s);
+	io_free(&io);
+
+	/* a full socket: begin and end, nothing begun */
+	io_init(&io);
+	s = wssess_new(&cb_hold, &io, 1024);
+	nbegin = nend = 0;
+	end_begun = 99;
+	io.budget = 0;
+	enqueue1(s, item("E", 50, 1, 20, NULL));
+	is_int(wssess_write(s), 1, "socket full: 1");
+	ok(nbegin == 1 && nend == 1 && end_begun == 0, "end: nothing begun");
 	is_int(wssess_committed_cursor(s), 0, "nothing committed");
 	wssess_free(s);
 	io_free(&io);
 
-	/* the peer's close drops committed frames not begun: the peer is
-	 * leaving, and no one resumes after them */
+	/* begin says stop: nothing is written, no end; the close that
+	 * follows drops the frame */
 	io_init(&io);
-	buf_init(&fa);
-	s = wssess_new(&cb_commit, &io, 1024);
-	commit_go = true;
-	io.budget = 10;
-	enqueue1(s, item("A", 100, 1, 5, &fa));
-	enqueue1(s, item("B", 100, 2, 6, NULL));
-	is_int(wssess_write(s), 1, "half of A written: 1");
-	cl = close_payload(cp, 1000, NULL);
-	feed(&io, 0x88, cp, cl);
-	is_int(wssess_read(s), 0, "the peer's close: read 0");
-	io.budget = NOLIMIT;
+	s = wssess_new(&cb_hold, &io, 1024);
+	nbegin = nend = 0;
+	begin_go = false;
+	enqueue1(s, item("F", 50, 1, 30, NULL));
+	is_int(wssess_write(s), 2, "begin says stop: 2");
+	ok(io.out.len == 0 && nend == 0, "nothing written, no end");
+	wssess_close(s, 1008, "token revoked");
 	is_int(write_all(s), 0, "write: 0");
 	n = parse_frames(&io.out, f, MAXFRAMES);
-	ok(n == 2 && frame_eq(&f[0], &fa), "A, begun, is finished");
-	is_int(last_close_code(&io), 1000, "then the echo, 1000; B is dropped");
+	cl = close_payload(cp, 1008, "token revoked");
+	ok(n == 1 && frame_is(&f[0], 0x8, cp, cl), "only close 1008 goes out");
+	is_int(nbegin, 1, "the close frame asks no begin");
+	begin_go = true;
 	wssess_free(s);
 	io_free(&io);
-	buf_free(&fa);
+
+	ok(written_while_held, "data frames are begun only between begin and end, "
+	    "and every begin that said go has its end");
 }
 
 int
@@ -1637,6 +1656,6 @@ main(void)
 	test_proto_errors();
 	test_reader();
 	test_io_errors();
-	test_commit();
+	test_begin_end();
 	return tap_done();
 }
