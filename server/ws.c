@@ -590,13 +590,16 @@ drain_wakes(struct wsworker *w)
 			ring[(first + n++) % AHEAD] = c;
 		}
 		if (n > 2 && (c = ring[(first + 2) % AHEAD])->ws != NULL) {
-			/* read without the lock, as a hint only: the
-			 * dispatcher may be appending, and a stale address
-			 * is harmless to prefetch */
-			struct qitem *q = __atomic_load_n(&c->q.head,
-			    __ATOMIC_RELAXED);
+			struct qitem *q = NULL;
 
 			prefetch_range(c->ws, sizeof(struct ws));
+			/* the queue's head is read under the lock (its line
+			 * is in the cache by now), but not waited for: the
+			 * dispatcher may be pushing */
+			if (pthread_mutex_trylock(&c->mu) == 0) {
+				q = c->q.head;
+				pthread_mutex_unlock(&c->mu);
+			}
 			if (q != NULL)
 				prefetch_range(q, 192);
 		}
