@@ -34,6 +34,9 @@
 #include <unistd.h>
 
 #define CLOSE_WAIT_MS	2000	/* how long a close handshake may take */
+#define AHEAD		3	/* woken conns looked ahead at (drain_wakes) */
+#define DRAIN_TURN	256	/* conns pulled before the epoll loop gets
+				 * a turn (reads, timers) */
 #define WHEEL_SLOTS	1024	/* a slot per tick: 256 keepalive intervals
 				 * ahead, or 1024 s; later deadlines wait
 				 * in the last slot and are slotted again */
@@ -70,6 +73,14 @@ struct wsworker {
 	struct cds_wfcq_tail	 newt;
 	struct cds_wfcq_head	 wakeh;		/* conns with work */
 	struct cds_wfcq_tail	 waket;
+	/* conns taken off wakeh and not yet pulled, where drain_wakes
+	 * goes on after a turn of the epoll loop: the rest of the list
+	 * from lnext, and the ring of those looked ahead at */
+	struct __cds_wfcq_head	 lh;
+	struct cds_wfcq_tail	 lt;
+	struct cds_wfcq_node	*lnext;
+	struct conn		*ring[AHEAD];
+	unsigned		 rfirst, rn;
 	struct cds_list_head	 sessions;
 	struct cds_list_head	 wheel[WHEEL_SLOTS];
 	int64_t			 slot_ms;	/* a slot's width: the tick */
@@ -272,6 +283,7 @@ bury(struct wsworker *w)
 
 static void reslot(struct ws *s);
 static void note_rx(struct ws *s);
+static void wake_worker(struct wsworker *w);
 
 /* The dispatcher asked for the end: what it queued and the session
  * has not committed to is dropped, and the close handshake begins. */
@@ -551,7 +563,6 @@ prefetch_range(const void *p, size_t len)
  * is a system call of several microseconds, time enough for the next
  * conns' memory to come in: it is asked for a few conns ahead, one
  * level of the chain per step. */
-#define AHEAD	3	/* conns taken off the list, not yet written */
 
 static void
 prefetch_conn(struct cds_wfcq_node *node)
@@ -564,32 +575,36 @@ prefetch_conn(struct cds_wfcq_node *node)
 static void
 drain_wakes(struct wsworker *w)
 {
-	struct __cds_wfcq_head h;
-	struct cds_wfcq_tail t;
-	struct cds_wfcq_node *node = NULL;
-	struct conn *ring[AHEAD], *c;
-	unsigned first = 0, n = 0;
+	struct conn *c;
+	unsigned turn = DRAIN_TURN;
 
 	for (;;) {
-		if (n == 0 && node == NULL) {
+		if (w->rn == 0 && w->lnext == NULL) {
 			/* what was queued until now; a later wake finds the
 			 * queue empty and writes the eventfd again */
-			__cds_wfcq_init(&h, &t);
-			if (__cds_wfcq_splice_blocking(&h, &t, &w->wakeh,
+			__cds_wfcq_init(&w->lh, &w->lt);
+			if (__cds_wfcq_splice_blocking(&w->lh, &w->lt, &w->wakeh,
 			    &w->waket) == CDS_WFCQ_RET_SRC_EMPTY)
 				return;
-			node = __cds_wfcq_first_blocking(&h, &t);
-			prefetch_conn(node);
+			w->lnext = __cds_wfcq_first_blocking(&w->lh, &w->lt);
+			prefetch_conn(w->lnext);
+		}
+		if (turn-- == 0) {
+			/* more to do: after the epoll loop's turn */
+			wake_worker(w);
+			return;
 		}
 		/* top the ring up. A conn's link is followed before the conn
 		 * is pulled: once pulled it may be queued again */
-		while (n < AHEAD && node != NULL) {
-			c = caa_container_of(node, struct conn, wake_node);
-			node = __cds_wfcq_next_blocking(&h, &t, node);
-			prefetch_conn(node);
-			ring[(first + n++) % AHEAD] = c;
+		while (w->rn < AHEAD && w->lnext != NULL) {
+			c = caa_container_of(w->lnext, struct conn, wake_node);
+			w->lnext = __cds_wfcq_next_blocking(&w->lh, &w->lt,
+			    w->lnext);
+			prefetch_conn(w->lnext);
+			w->ring[(w->rfirst + w->rn++) % AHEAD] = c;
 		}
-		if (n > 2 && (c = ring[(first + 2) % AHEAD])->ws != NULL) {
+		if (w->rn > 2 &&
+		    (c = w->ring[(w->rfirst + 2) % AHEAD])->ws != NULL) {
 			struct qitem *q = NULL;
 
 			prefetch_range(c->ws, sizeof(struct ws));
@@ -603,11 +618,12 @@ drain_wakes(struct wsworker *w)
 			if (q != NULL)
 				prefetch_range(q, 192);
 		}
-		if (n > 1 && (c = ring[(first + 1) % AHEAD])->ws != NULL)
+		if (w->rn > 1 &&
+		    (c = w->ring[(w->rfirst + 1) % AHEAD])->ws != NULL)
 			wssess_prefetch(c->ws->sess);
-		c = ring[first];
-		first = (first + 1) % AHEAD;
-		n--;
+		c = w->ring[w->rfirst];
+		w->rfirst = (w->rfirst + 1) % AHEAD;
+		w->rn--;
 		/* the session may have ended since the wake was queued; only
 		 * this thread clears c->ws, so reading it here is safe */
 		if (c->ws != NULL)
@@ -816,6 +832,16 @@ ws_stop(void)
 		cds_list_for_each_entry_safe(s, n, &w->sessions, link)
 			teardown(s);
 		bury(w);
+		/* wakes not pulled: in the ring, on the list, on the queue */
+		while (w->rn > 0) {
+			conn_unref(w->ring[w->rfirst]);
+			w->rfirst = (w->rfirst + 1) % AHEAD;
+			w->rn--;
+		}
+		while ((node = w->lnext) != NULL) {
+			w->lnext = __cds_wfcq_next_blocking(&w->lh, &w->lt, node);
+			conn_unref(caa_container_of(node, struct conn, wake_node));
+		}
 		while ((node = __cds_wfcq_dequeue_blocking(&w->wakeh, &w->waket)) != NULL)
 			conn_unref(caa_container_of(node, struct conn, wake_node));
 		close(w->epfd);

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 
@@ -495,3 +496,67 @@ class RawWS:
 
     def close(self):
         self.sock.close()
+
+
+class FrameReader(threading.Thread):
+    """Reads a RawWS's frames in a thread as fast as it can (its own
+    parser over one buffer: RawWS.recv_frame copies the rest of its
+    buffer per frame), keeping the post ids and where each pong came,
+    until a close frame, the end of the socket, or the post id last.
+    pace: a pause before each read of at most 16 KiB, so that a burst
+    lasts while the test does something in its middle."""
+
+    def __init__(self, ws, last, pace=0.0):
+        super().__init__(daemon=True)
+        self.ws, self.last, self.pace = ws, last, pace
+        self.ids, self.close, self.hello = [], None, None
+        self.count = 0
+        self.pongs = []         # (payload, posts read before it)
+
+    def run(self):
+        sock = self.ws.sock
+        sock.settimeout(10)
+        buf, off = bytearray(self.ws.buf), 0
+        while True:
+            while True:
+                if len(buf) - off < 2:
+                    break
+                n, h = buf[off + 1] & 0x7f, 2
+                if n == 126:
+                    if len(buf) - off < 4:
+                        break
+                    n, h = int.from_bytes(buf[off + 2:off + 4], "big"), 4
+                elif n == 127:
+                    if len(buf) - off < 10:
+                        break
+                    n, h = int.from_bytes(buf[off + 2:off + 10], "big"), 10
+                if len(buf) - off < h + n:
+                    break
+                op, p = buf[off] & 0x0f, bytes(buf[off + h:off + h + n])
+                off += h + n
+                if op == 8:
+                    self.close = int.from_bytes(p[:2], "big") if len(p) >= 2 else 0
+                    return
+                if op == 0xA:
+                    self.pongs.append((p, len(self.ids)))
+                if op != 1:
+                    continue
+                m = json.loads(p)
+                if m["meta"].get("type") == "connection":
+                    self.hello = m["meta"]["connection_id"]
+                elif m["meta"].get("type") == "post":
+                    self.ids.append(int(m["data"][0]["id"]))
+                    self.count = len(self.ids)
+                    if self.ids[-1] == self.last:
+                        return
+            del buf[:off]
+            off = 0
+            if self.pace:
+                time.sleep(self.pace)
+            try:
+                c = sock.recv(16384 if self.pace else 1 << 20)
+            except (socket.timeout, OSError):
+                return
+            if not c:
+                return
+            buf += c
