@@ -332,11 +332,8 @@ end_revoked(void)
 
 	cds_list_for_each_entry_safe(st, n, streams_list(), all) {
 		if (st->consumer != NULL && !tokens_lookup_hash(sl.tokens,
-		    st->consumer->token_hash, &ti)) {
-			stream_close(st, 1008, "token revoked");
-			if (st->auto_delete)
-				stream_delete(st);
-		}
+		    st->consumer->token_hash, &ti))
+			stream_end(st, 1008, "token revoked");
 	}
 	apps_close_conns(true, 1008, "token revoked");
 }

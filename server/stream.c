@@ -161,11 +161,8 @@ streams_end_token(const uint8_t *hash, uint16_t code, const char *reason)
 		return;
 	/* the entry must outlive the walk, which empties its list */
 	t->n++;
-	cds_list_for_each_entry_safe(st, n, &t->consumers, by_token) {
-		stream_close(st, code, reason);
-		if (st->auto_delete)
-			stream_delete(st);
-	}
+	cds_list_for_each_entry_safe(st, n, &t->consumers, by_token)
+		stream_end(st, code, reason);
 	t->n--;
 	tc_put(hash);
 }
@@ -291,6 +288,14 @@ stream_close(struct stream *st, uint16_t code, const char *reason)
 		st->pos = c->taken_cursor;
 	pthread_mutex_unlock(&c->mu);
 	stream_detach(st);
+}
+
+void
+stream_end(struct stream *st, uint16_t code, const char *reason)
+{
+	stream_close(st, code, reason);
+	if (st->auto_delete)
+		stream_delete(st);
 }
 
 void

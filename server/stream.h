@@ -65,8 +65,8 @@ void streams_free_all(void);
 size_t streams_count(void);
 size_t streams_for_token(const uint8_t *token_hash);
 struct cds_list_head *streams_list(void);
-/* End every stream whose consumer presented this token (a revoke): as
- * stream_close, and an auto_delete stream is deleted. */
+/* stream_end every stream whose consumer presented this token (a
+ * revoke). */
 void streams_end_token(const uint8_t *token_hash, uint16_t code,
     const char *reason);
 /* The streams without a consumer, longest idle first. */
@@ -82,6 +82,9 @@ void stream_attach(struct stream *st, struct conn *c);
 /* End the consumer (WebSocket close code) and forget it; the position
  * moves to what its writer had committed to, which it still gets. */
 void stream_close(struct stream *st, uint16_t code, const char *reason);
+/* stream_close, and an auto_delete stream goes too (it lives only as
+ * long as its consumer). */
+void stream_end(struct stream *st, uint16_t code, const char *reason);
 /* Forget a consumer that went away (drops the stream's reference); the
  * position moves to what it had written. */
 void stream_detach(struct stream *st);

@@ -213,9 +213,7 @@ sync_inflight(struct ws *s)
 	c->inflight = pending;
 	if (cur > c->written_cursor)
 		c->written_cursor = cur;
-	cur = wssess_committed_cursor(s->sess);
-	if (cur > c->taken_cursor)
-		c->taken_cursor = cur;
+	/* taken_cursor moves in on_end, with each write that begins frames */
 	if (c->warned && conn_queued_locked(c) < sl.cfg.send_buffer_limit / 4)
 		c->warned = false;
 	drained = conn_drained_locked(c);
