@@ -147,6 +147,14 @@ class Sluice:
     def publish(self, *records):
         self.send_raw("".join(json.dumps(r) + "\n" for r in records))
 
+    def publish_async(self, *records):
+        """publish on a thread of its own, for a burst larger than the
+        ingest socket takes at once; returns the started thread."""
+        lines = "".join(json.dumps(r) + "\n" for r in records)
+        th = threading.Thread(target=self.send_raw, args=(lines,), daemon=True)
+        th.start()
+        return th
+
     # ---- HTTP ----
     def connect(self, timeout=10):
         """A socket to the listener, through TLS if the Sluice has tls."""
@@ -417,7 +425,9 @@ class RawWS:
             if not c:
                 break
             data += c
-        head, _, self.buf = data.partition(b"\r\n\r\n")
+        head, _, rest = data.partition(b"\r\n\r\n")
+        self.buf, self.pos = bytearray(rest), 0     # frames read from pos on
+        self.rchunk, self.pace = 65536, 0.0         # see FrameReader
         lines = head.decode("latin-1").split("\r\n")
         self.status = int(lines[0].split()[1]) if lines[0] else 0
         self.headers = {l.split(":", 1)[0].strip().lower(): l.split(":", 1)[1].strip()
@@ -440,35 +450,49 @@ class RawWS:
             payload = bytes(b ^ m[i % 4] for i, b in enumerate(payload))
         self.sock.sendall(hdr + payload)
 
+    def hello(self, timeout=5.0):
+        """The connection_id of the first message (a user stream's), or
+        None."""
+        f = self.recv_frame(timeout)
+        return json.loads(f[1])["meta"]["connection_id"] if f and f[0] == 1 else None
+
     def recv_frame(self, timeout=5.0):
         """(opcode, payload) or None on timeout/close of the socket."""
-        self.sock.settimeout(timeout)
+        if self.sock.gettimeout() != timeout:
+            self.sock.settimeout(timeout)
+
         def need(n):
-            while len(self.buf) < n:
+            while len(self.buf) - self.pos < n:
+                if self.pace:
+                    time.sleep(self.pace)
                 try:
-                    c = self.sock.recv(65536)
+                    c = self.sock.recv(self.rchunk)
                 except (socket.timeout, OSError):
                     return False
                 if not c:
                     return False
                 self.buf += c
             return True
+        if self.pos > 65536 and self.pos * 2 > len(self.buf):
+            del self.buf[:self.pos]     # what was read, now and then
+            self.pos = 0
         if not need(2):
             return None
-        b0, b1 = self.buf[0], self.buf[1]
+        at = self.pos
+        b0, b1 = self.buf[at], self.buf[at + 1]
         n, off = b1 & 0x7f, 2
         if n == 126:
             if not need(4):
                 return None
-            n, off = int.from_bytes(self.buf[2:4], "big"), 4
+            n, off = int.from_bytes(self.buf[at + 2:at + 4], "big"), 4
         elif n == 127:
             if not need(10):
                 return None
-            n, off = int.from_bytes(self.buf[2:10], "big"), 10
+            n, off = int.from_bytes(self.buf[at + 2:at + 10], "big"), 10
         if not need(off + n):
             return None
-        payload = self.buf[off:off + n]
-        self.buf = self.buf[off + n:]
+        payload = bytes(self.buf[at + off:at + off + n])
+        self.pos = at + off + n
         return b0 & 0x0f, payload
 
     def recv_close(self, timeout=5.0):
@@ -499,64 +523,40 @@ class RawWS:
 
 
 class FrameReader(threading.Thread):
-    """Reads a RawWS's frames in a thread as fast as it can (its own
-    parser over one buffer: RawWS.recv_frame copies the rest of its
-    buffer per frame), keeping the post ids and where each pong came,
-    until a close frame, the end of the socket, or the post id last.
-    pace: a pause before each read of at most 16 KiB, so that a burst
-    lasts while the test does something in its middle."""
+    """Reads a RawWS's frames in a thread, keeping the post ids and where
+    each pong came, until a close frame, the end of the socket, or the
+    post id last. pace: a pause before each read of at most 16 KiB, so
+    that a burst lasts while the test does something in its middle."""
 
     def __init__(self, ws, last, pace=0.0):
         super().__init__(daemon=True)
-        self.ws, self.last, self.pace = ws, last, pace
+        self.ws, self.last = ws, last
+        if pace:
+            ws.pace, ws.rchunk = pace, 16384
+        else:
+            ws.rchunk = 1 << 20
         self.ids, self.close, self.hello = [], None, None
         self.count = 0
         self.pongs = []         # (payload, posts read before it)
 
     def run(self):
-        sock = self.ws.sock
-        sock.settimeout(10)
-        buf, off = bytearray(self.ws.buf), 0
         while True:
-            while True:
-                if len(buf) - off < 2:
-                    break
-                n, h = buf[off + 1] & 0x7f, 2
-                if n == 126:
-                    if len(buf) - off < 4:
-                        break
-                    n, h = int.from_bytes(buf[off + 2:off + 4], "big"), 4
-                elif n == 127:
-                    if len(buf) - off < 10:
-                        break
-                    n, h = int.from_bytes(buf[off + 2:off + 10], "big"), 10
-                if len(buf) - off < h + n:
-                    break
-                op, p = buf[off] & 0x0f, bytes(buf[off + h:off + h + n])
-                off += h + n
-                if op == 8:
-                    self.close = int.from_bytes(p[:2], "big") if len(p) >= 2 else 0
+            f = self.ws.recv_frame(10)
+            if f is None:
+                return
+            op, p = f
+            if op == 8:
+                self.close = int.from_bytes(p[:2], "big") if len(p) >= 2 else 0
+                return
+            if op == 0xA:
+                self.pongs.append((p, len(self.ids)))
+            if op != 1:
+                continue
+            m = json.loads(p)
+            if m["meta"].get("type") == "connection":
+                self.hello = m["meta"]["connection_id"]
+            elif m["meta"].get("type") == "post":
+                self.ids.append(int(m["data"][0]["id"]))
+                self.count = len(self.ids)
+                if self.ids[-1] == self.last:
                     return
-                if op == 0xA:
-                    self.pongs.append((p, len(self.ids)))
-                if op != 1:
-                    continue
-                m = json.loads(p)
-                if m["meta"].get("type") == "connection":
-                    self.hello = m["meta"]["connection_id"]
-                elif m["meta"].get("type") == "post":
-                    self.ids.append(int(m["data"][0]["id"]))
-                    self.count = len(self.ids)
-                    if self.ids[-1] == self.last:
-                        return
-            del buf[:off]
-            off = 0
-            if self.pace:
-                time.sleep(self.pace)
-            try:
-                c = sock.recv(16384 if self.pace else 1 << 20)
-            except (socket.timeout, OSError):
-                return
-            if not c:
-                return
-            buf += c

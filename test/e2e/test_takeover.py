@@ -6,8 +6,6 @@ nothing twice. (A worker holds the connection's lock across a write
 that begins frames; before that, a takeover landing as the last batch
 went out gave the newer consumer that batch again, in about half the
 runs of this test.)"""
-import json
-import threading
 import time
 
 from sluice import FrameReader as Reader, RawWS, Sluice, Tap, event
@@ -19,25 +17,17 @@ t = Tap()
 sl = Sluice(conf={"send_buffer_limit": "64M", "max_streams_per_token": "50"})
 
 
-def hello(ws):
-    """The connection message's id, read with RawWS (before a Reader)."""
-    f = ws.recv_frame(5)
-    return json.loads(f[1])["meta"]["connection_id"] if f and f[0] == 1 else None
-
-
 dups = lost = mid = bad_ids = 0
 bad_close = []
 for r in range(ROUNDS):
     base = 100000 * (r + 1)
     last = base + N - 1
     a = RawWS(sl, "/stream/user", "tok12")
-    cid = hello(a)
+    cid = a.hello()
     sl.subscribe("tok12", "/posts/stream/global", cid, subscription_id="g")
     ra = Reader(a, last, pace=0.0005)
     ra.start()
-    lines = "".join(json.dumps(event(base + i, ["global"])) + "\n" for i in range(N))
-    producer = threading.Thread(target=sl.send_raw, args=(lines,), daemon=True)
-    producer.start()
+    producer = sl.publish_async(*[event(base + i, ["global"]) for i in range(N)])
     deadline = time.time() + 10
     while ra.count < N // 10 and time.time() < deadline:
         time.sleep(0.0005)

@@ -9,7 +9,6 @@ the sanitizers the dispatcher is slow enough that the queue runs dry
 now and then, so here this checks the behaviour, and would catch a
 worker that never reads during a burst, but the old loop passes it
 too."""
-import json
 import threading
 import time
 
@@ -26,8 +25,7 @@ base, last = 100000, 100000 + N - 1
 
 def consumer(token):
     ws = RawWS(sl, "/stream/user", token)
-    f = ws.recv_frame(5)
-    cid = json.loads(f[1])["meta"]["connection_id"]
+    cid = ws.hello()
     sl.subscribe(token, "/posts/stream/global", cid, subscription_id="g")
     return ws
 
@@ -57,9 +55,7 @@ probe_ws = consumer("tok34")
 probe = FrameReader(probe_ws, last)
 probe.start()
 
-lines = "".join(json.dumps(event(base + i, ["global"])) + "\n" for i in range(N))
-producer = threading.Thread(target=sl.send_raw, args=(lines,), daemon=True)
-producer.start()
+producer = sl.publish_async(*[event(base + i, ["global"]) for i in range(N)])
 deadline = time.time() + 60
 while probe.count < N // 40 and time.time() < deadline:
     time.sleep(0.001)
