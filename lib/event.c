@@ -1,6 +1,7 @@
 /* event.c - ingest records: parsing, the event model, rendering.
- * cJSON is used only through cJSON_ParseWithLengthOpts with an explicit
- * end pointer: cJSON_GetErrorPtr is a global and not thread-safe. */
+ * cJSON is used only through json_parse (cJSON_ParseWithLengthOpts) with
+ * an explicit end pointer: cJSON_GetErrorPtr is a global and not
+ * thread-safe. */
 #include "event.h"
 #include "appstream.h"
 #include "buf.h"
@@ -359,7 +360,7 @@ ingest_parse(const char *line, size_t len, struct ingest_rec *rec,
 		*detail = "not valid UTF-8";
 		return -1;
 	}
-	root = cJSON_ParseWithLengthOpts(line, len, &end, 0);
+	root = json_parse(line, len, &end);
 	if (root == NULL) {
 		*reason = "json";
 		*detail = "not valid JSON";
@@ -584,7 +585,7 @@ event_tail(struct event *ev, display_t d, size_t *grown)
 	/* only an event with data has anything to vary */
 	src = ev->full_data ? ev->full_data : ev->user_tail->data + ev->data_off;
 	srclen = ev->full_data ? ev->full_len : ev->data_len;
-	root = cJSON_ParseWithLengthOpts(src, srclen, &end, 0);
+	root = json_parse(src, srclen, &end);
 	if (root == NULL)
 		fatal("%s: cannot parse what was printed", __func__);
 	display_apply(root, ev->root_kind, key);

@@ -23,7 +23,15 @@ bool json_integer(double d, char *out, size_t outlen);
 /* d as JSON: integers below 1e17 in full, others the shorter of %.15g
  * and %.17g that reads back the same double. */
 void json_number(struct buf *b, double d);
-/* The item as compact JSON, members in their order. */
+/* The item as compact JSON, members in their order. A number that
+ * json_parse found written as an integer of 16 digits or more is
+ * written as it was (a double cannot hold every such integer: the
+ * snowflake id 1234567890123456789 would come out as
+ * 1234567890123456768); other numbers through json_number. */
 void json_print(struct buf *b, const cJSON *item);
+/* cJSON_ParseWithLengthOpts(text, len, end, 0), keeping the text of
+ * each integer of 16 digits or more on its node (in valuestring, which
+ * cJSON_Delete frees) for json_print. */
+cJSON *json_parse(const char *text, size_t len, const char **end);
 
 #endif

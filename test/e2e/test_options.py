@@ -13,12 +13,18 @@ t = Tap()
 sl = Sluice(conf={"keepalive_interval": "1s", "max_streams_per_token": "50"})
 WS = "ws://127.0.0.1:%d" % sl.port
 
+# Integers past a double's 53 bits (snowflake ids, uint64 counters) must
+# arrive as the backend wrote them through every renderer; Python's json
+# reads them exactly, so each comparison below checks them.
 POST = {
     "id": "1",
+    "snowflake": 1234567890123456789,
+    "e17": 100000000000000000,
     "content": {"text": "hello", "html": "<p>hello</p>"},
-    "raw": {"io.example.post": [{"k": 1}]},
+    "raw": {"io.example.post": [{"k": 1, "n": 18446744073709551615}]},
     "annotations": [{"type": "net.app.core.oembed", "value": {"html": "<iframe>"}}],
     "user": {"id": "9", "username": "nine", "content": {"html": "<p>bio</p>"},
+             "big": [-9223372036854775808, 9007199254740993, "9007199254740993"],
              "raw": {"io.example.user": [{"k": 2}]},
              "annotations": [{"type": "x", "value": {}}]},
 }
@@ -68,6 +74,9 @@ sl.publish(event(1, ["global"], data=POST))
 for s, want, name in streams:
     m = s.next()
     t.eq(m and m["data"], [want], "chunked: " + name)
+    if m and name.startswith("defaults"):
+        t.ok(type(m["data"][0]["e17"]) is int, "an integer of 18 digits is sent as written (not 1e+17)",
+             m["data"][0]["e17"])
 
 # an event with none of these fields is the same for every connection
 plain = {"id": "2", "content": {"text": "plain"}}

@@ -21,6 +21,23 @@ round_trip(const char *in, const char *want)
 	cJSON_Delete(t);
 }
 
+/* text parsed by json_parse and printed back */
+static void
+kept(const char *in, const char *want)
+{
+	const char *end = NULL;
+	cJSON *t = json_parse(in, strlen(in), &end);
+	struct buf b;
+
+	buf_init(&b);
+	if (t != NULL)
+		json_print(&b, t);
+	buf_addc(&b, '\0');
+	is_str(b.p, want, "json_parse: %s prints as %s", in, want);
+	buf_free(&b);
+	cJSON_Delete(t);
+}
+
 static void
 number(double d, const char *want)
 {
@@ -53,6 +70,39 @@ main(void)
 	round_trip("{\"a\":{\"b\":[{\"c\":\"\\u00e9\"}]},\"d\":\"x\"}",
 	    "{\"a\":{\"b\":[{\"c\":\"\xc3\xa9\"}]},\"d\":\"x\"}");
 	round_trip("{ \"spaced\" : [ 1 , 2 ] }", "{\"spaced\":[1,2]}");
+	/* json_parse keeps integers of 16 digits or more as written */
+	kept("1234567890123456789", "1234567890123456789");
+	kept("{\"id\":12345678901234567890,\"n\":-9223372036854775808}",
+	    "{\"id\":12345678901234567890,\"n\":-9223372036854775808}");
+	kept("[100000000000000000,9007199254740993,1795457704401570]",
+	    "[100000000000000000,9007199254740993,1795457704401570]");
+	/* digits in strings and keys, escaped quotes: not numbers */
+	kept("{\"12345678901234567890\":\"a\\\"12345678901234567890\",\"b\":[\"\\\\\",12345678901234567891]}",
+	    "{\"12345678901234567890\":\"a\\\"12345678901234567890\",\"b\":[\"\\\\\",12345678901234567891]}");
+	/* other numbers as json_number writes them */
+	kept("[1.5, 1e300, 123456789012345678901e0, -0, 0.30000000000000004, 42]",
+	    "[1.5,1e+300,1.2345678901234568e+20,0,0.30000000000000004,42]");
+	kept("{ \"a\" : [ 12345678901234567890 , { \"b\" : -12345678901234567890 } ] }",
+	    "{\"a\":[12345678901234567890,{\"b\":-12345678901234567890}]}");
+	{
+		/* a digit run of 400: longer than any double's digits */
+		char in[440], want[440];
+		const char *end = NULL;
+		cJSON *t;
+
+		in[0] = '[';
+		memset(in + 1, '7', 400);
+		strcpy(in + 401, ",12345678901234567890]");
+		strcpy(want, in);
+		kept(in, want);
+		t = json_parse(in, strlen(in), &end);
+		ok(t != NULL && cJSON_IsNumber(t->child) &&
+		    t->child->next->valuedouble == 12345678901234567890.0,
+		    "json_parse: the double is still there for filters");
+		cJSON_Delete(t);
+	}
+	ok(json_parse("{\"a\":1", 6, &(const char *){NULL}) == NULL,
+	    "json_parse: not JSON is NULL");
 	number(1.0 / 0.0, "null");
 	number(-1.0 / 0.0, "null");
 	number(0.0 / 0.0, "null");
