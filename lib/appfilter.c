@@ -40,6 +40,8 @@ struct scalar {
 	double		 num;
 	bool		 b;
 	bool		 integer;	/* str is -?[0-9]+ */
+	bool		 written;	/* a number: str is its text, an
+					 * integer no double holds for sure */
 };
 
 struct seg {
@@ -91,16 +93,21 @@ static bool
 equal(const cJSON *f, const struct scalar *v)
 {
 	char dec[DEC_MAX];
-	const char *s;
+	const char *s, *fi;
 
 	switch (v->kind) {
 	case K_STRING:
 		if ((s = fstr(f)) != NULL)
 			return strcmp(s, v->str) == 0;
-		return v->integer && cJSON_IsNumber(f) &&
-		    json_integer(f->valuedouble, dec, sizeof(dec)) &&
-		    strcmp(dec, v->str) == 0;
+		return v->integer &&
+		    (fi = json_integer_text(f, dec, sizeof(dec))) != NULL &&
+		    strcmp(fi, v->str) == 0;
 	case K_NUMBER:
+		/* integers as written: a double cannot tell every pair of
+		 * ids beyond 2^53 apart */
+		if (v->integer &&
+		    (fi = json_integer_text(f, dec, sizeof(dec))) != NULL)
+			return strcmp(fi, v->str) == 0;
 		if (cJSON_IsNumber(f))
 			return f->valuedouble == v->num;
 		return v->str != NULL && (s = fstr(f)) != NULL &&
@@ -121,8 +128,8 @@ ordered(const cJSON *f, const struct scalar *v, enum op op)
 	const char *fi = NULL, *s = fstr(f);
 	int c;
 
-	if (cJSON_IsNumber(f) && json_integer(f->valuedouble, dec, sizeof(dec)))
-		fi = dec;
+	if ((fi = json_integer_text(f, dec, sizeof(dec))) != NULL)
+		;
 	else if (s != NULL && decimal_is_integer(s))
 		fi = s;
 	if (fi != NULL && v->integer)
@@ -158,8 +165,8 @@ authorized_id(const cJSON *f, bool (*authorized)(void *, const char *),
 		return false;
 	if ((s = fstr(f)) != NULL)
 		return authorized(ctx, s);
-	if (cJSON_IsNumber(f) && json_integer(f->valuedouble, dec, sizeof(dec)))
-		return authorized(ctx, dec);
+	if ((s = json_integer_text(f, dec, sizeof(dec))) != NULL)
+		return authorized(ctx, s);
 	return false;
 }
 
@@ -372,6 +379,7 @@ static enum scalar_err
 parse_scalar(const cJSON *it, struct scalar *v, bool ordering)
 {
 	char dec[DEC_MAX];
+	const char *s;
 
 	if (cJSON_IsString(it)) {
 		if (strlen(it->valuestring) > APPFILTER_STRING_MAX)
@@ -389,9 +397,10 @@ parse_scalar(const cJSON *it, struct scalar *v, bool ordering)
 			return SC_INFINITE;
 		v->kind = K_NUMBER;
 		v->num = it->valuedouble;
-		if (json_integer(v->num, dec, sizeof(dec))) {
-			v->str = xstrdup(dec);
+		if ((s = json_integer_text(it, dec, sizeof(dec))) != NULL) {
+			v->str = xstrdup(s);
 			v->integer = true;
+			v->written = s == it->valuestring;
 		}
 		return SC_OK;
 	}
@@ -633,7 +642,11 @@ render_scalar(struct buf *b, const struct scalar *v)
 		buf_json_str(b, v->str);
 		break;
 	case K_NUMBER:
-		json_number(b, v->num);
+		/* such an integer as it was given (and is compared) */
+		if (v->written)
+			buf_adds(b, v->str);
+		else
+			json_number(b, v->num);
 		break;
 	case K_BOOL:
 		buf_adds(b, v->b ? "true" : "false");

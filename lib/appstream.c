@@ -1,9 +1,10 @@
-/* appstream.c - app-stream definitions. The body is parsed with cJSON
- * (with an explicit end pointer, see event.c) and every member is
- * checked; whatever is wrong is named in the message, since app
- * developers meet these errors while writing their first call. */
+/* appstream.c - app-stream definitions. The body is parsed with
+ * json_parse (with an explicit end pointer, see event.c) and every
+ * member is checked; whatever is wrong is named in the message, since
+ * app developers meet these errors while writing their first call. */
 #include "appstream.h"
 #include "appfilter.h"
+#include "json.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -110,7 +111,7 @@ appstream_parse(const char *body, size_t len, bool put,
 		    APPSTREAM_BODY_MAX);
 		return 400;
 	}
-	root = cJSON_ParseWithLengthOpts(body, len, &end, 0);
+	root = json_parse(body, len, &end);
 	if (root == NULL) {
 		snprintf(err, errlen, "the body must be a JSON object (it is "
 		    "not valid JSON)");

@@ -27,6 +27,16 @@ json_integer(double d, char *out, size_t outlen)
 	return true;
 }
 
+const char *
+json_integer_text(const cJSON *n, char *buf, size_t len)
+{
+	if (!cJSON_IsNumber(n))
+		return NULL;
+	if (n->valuestring != NULL)
+		return n->valuestring;
+	return json_integer(n->valuedouble, buf, len) ? buf : NULL;
+}
+
 void
 json_number(struct buf *b, double d)
 {

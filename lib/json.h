@@ -33,5 +33,9 @@ void json_print(struct buf *b, const cJSON *item);
  * each integer of 16 digits or more on its node (in valuestring, which
  * cJSON_Delete frees) for json_print. */
 cJSON *json_parse(const char *text, size_t len, const char **end);
+/* The decimal form of n if it is an integral number: its text as
+ * written if json_parse kept it, else json_integer of its double; NULL
+ * if n is not one. buf has room for JSON_INTEGER_MAX. */
+const char *json_integer_text(const cJSON *n, char *buf, size_t len);
 
 #endif

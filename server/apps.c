@@ -8,6 +8,7 @@
  * all. */
 #include "apps.h"
 #include "appfilter.h"
+#include "json.h"
 #include "hash.h"
 #include "alloc.h"
 #include "conn.h"
@@ -235,7 +236,7 @@ judged_msg(struct judged *j)
 		size_t len;
 		const char *m = event_app_message(j->ev, &len), *end = NULL;
 
-		j->msg = cJSON_ParseWithLengthOpts(m, len, &end, 0);
+		j->msg = json_parse(m, len, &end);
 		if (j->msg == NULL)
 			fatal("%s: cannot parse an app message", __func__);
 	}
