@@ -261,6 +261,14 @@ double	 proc_cpu_s(pid_t pid);
 long	 proc_tree_rss_kib(pid_t pid);
 double	 proc_tree_cpu_s(pid_t pid);
 double	 self_cpu_s(void);
+/* How the scheduler treated pid (and its children if asked), summed
+ * over the threads since they started: seconds runnable but waiting for a CPU,
+ * context switches because a thread slept (vol) or was preempted
+ * (invol). Each -1 when unknown. */
+struct sched_figs {
+	double	 wait_s, vol, invol;
+};
+void	 proc_sched(pid_t pid, bool children, struct sched_figs *out);
 /* CPU seconds the whole machine has been busy (all cores, /proc/stat) */
 double	 machine_busy_s(void);
 void	 note(struct bench *b, const char *fmt, ...)

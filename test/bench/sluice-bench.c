@@ -20,6 +20,7 @@
 struct sample {
 	int64_t		 t, wall;
 	double		 srv_cpu, self_cpu, machine;
+	struct sched_figs srv_sched, self_sched;
 	uint64_t	 delivered;
 };
 
@@ -38,6 +39,11 @@ struct report {
 	double		 srv_cpu, self_cpu;		/* % over the measured interval */
 	double		 rest_cpu;	/* the rest of the machine, same interval */
 	double		 per_cpu_s;	/* deliveries per server CPU second */
+	/* how the two shared the cores, measured interval: % of it spent
+	 * runnable but waiting for a CPU (threads summed), and context
+	 * switches per 1,000 deliveries, slept and preempted */
+	double		 srv_wait, self_wait;
+	double		 srv_vol, srv_invol, self_vol, self_invol;
 	double		 idle_s, idle_srv_cpu, idle_self_cpu;	/* --idle */
 	int		 server_exit;
 	char		 err[ERR_MAX], sub_err[ERR_MAX];
@@ -489,6 +495,8 @@ take_sample(struct bench *b, struct sample *s)
 	s->srv_cpu = proc_tree_cpu_s(b->pid);
 	s->self_cpu = self_cpu_s();
 	s->machine = machine_busy_s();
+	proc_sched(b->pid, true, &s->srv_sched);
+	proc_sched(getpid(), false, &s->self_sched);
 	s->delivered = delivered_now(b);
 }
 
@@ -604,6 +612,36 @@ drain(struct bench *b, struct report *r)
 	r->drain_s = (double)(mono_us() - start) / 1e6;
 }
 
+/* a - b, or -1 if either is unknown */
+static double
+delta(double a, double b)
+{
+	return a < 0 || b < 0 ? -1 : a - b;
+}
+
+static double
+per_k(double n, uint64_t deliveries)
+{
+	return n < 0 || deliveries == 0 ? -1 : n * 1000 / (double)deliveries;
+}
+
+/* How the server and the bench shared the cores, over s seconds */
+static void
+sched_figures(struct report *r, double s)
+{
+	const struct sched_figs *a = &r->s0.srv_sched, *b = &r->s1.srv_sched;
+	const struct sched_figs *c = &r->s0.self_sched, *d = &r->s1.self_sched;
+	uint64_t n = r->s1.delivered - r->s0.delivered;
+	double w;
+
+	r->srv_wait = (w = delta(b->wait_s, a->wait_s)) < 0 ? -1 : w / s * 100;
+	r->self_wait = (w = delta(d->wait_s, c->wait_s)) < 0 ? -1 : w / s * 100;
+	r->srv_vol = per_k(delta(b->vol, a->vol), n);
+	r->srv_invol = per_k(delta(b->invol, a->invol), n);
+	r->self_vol = per_k(delta(d->vol, c->vol), n);
+	r->self_invol = per_k(delta(d->invol, c->invol), n);
+}
+
 /* Server and bench CPU from measuring start to the last progress */
 static void
 cpu_figures(struct report *r)
@@ -611,6 +649,8 @@ cpu_figures(struct report *r)
 	double s = (double)(r->s1.t - r->s0.t) / 1e6;
 
 	r->srv_cpu = r->self_cpu = -1;
+	r->srv_wait = r->self_wait = -1;
+	r->srv_vol = r->srv_invol = r->self_vol = r->self_invol = -1;
 	if (s <= 0)
 		return;
 	if (r->s0.srv_cpu >= 0 && r->s1.srv_cpu >= 0) {
@@ -624,6 +664,7 @@ cpu_figures(struct report *r)
 			    r->s0.delivered) / cpu;
 	}
 	r->self_cpu = (r->s1.self_cpu - r->s0.self_cpu) / s * 100;
+	sched_figures(r, s);
 	r->rest_cpu = -1;
 	if (r->s0.machine >= 0 && r->s1.machine >= 0 && r->srv_cpu >= 0) {
 		r->rest_cpu = (r->s1.machine - r->s0.machine) / s * 100 -
@@ -805,6 +846,11 @@ report_json(struct bench *b, struct report *r)
 	    (int)b->pid, r->rss_before, r->rss_connected, r->rss_end,
 	    per, r->srv_cpu, r->self_cpu, r->per_cpu_s, r->rest_cpu,
 	    r->server_exit);
+	printf(",\"server_runqueue_wait_pct\":%.1f,\"bench_runqueue_wait_pct\":%.1f,"
+	    "\"per_1k_deliveries\":{\"server_slept\":%.2f,"
+	    "\"server_preempted\":%.2f,\"bench_slept\":%.2f,"
+	    "\"bench_preempted\":%.2f}", r->srv_wait, r->self_wait,
+	    r->srv_vol, r->srv_invol, r->self_vol, r->self_invol);
 	if (r->err[0] != '\0') {
 		printf(",\"first_error\":");
 		json_str(r->err);
@@ -898,6 +944,12 @@ report_text(struct bench *b, struct report *r)
 	else
 		printf("CPU             bench %.0f%% (server unknown: no --pid)\n",
 		    r->self_cpu);
+	if (r->srv_wait >= 0)
+		printf("scheduling      waiting for a CPU: server %.0f%%, bench "
+		    "%.0f%%; per 1,000 deliveries the server slept %.1f and "
+		    "was preempted %.1f times, the bench %.1f and %.1f\n",
+		    r->srv_wait, r->self_wait, r->srv_vol, r->srv_invol,
+		    r->self_vol, r->self_invol);
 	if (o->idle > 0)
 		printf("idle CPU        server %.2f%%, bench %.2f%% over %.1f s with "
 		    "%llu consumers open and nothing sent\n", r->idle_srv_cpu,
@@ -1009,6 +1061,10 @@ CELL(c_srv_cpu, "%.0f", r->srv_cpu)
 CELL(c_self_cpu, "%.0f", r->self_cpu)
 CELL(c_rest_cpu, "%.0f", r->rest_cpu)
 CELL(c_per_cpu, "%.0f", r->per_cpu_s)
+CELL(c_srv_wait, "%.0f", r->srv_wait)
+CELL(c_self_wait, "%.0f", r->self_wait)
+CELL(c_srv_invol, "%.1f", r->srv_invol)
+CELL(c_self_vol, "%.1f", r->self_vol)
 CELL(c_idle, "%.2f", r->idle_srv_cpu)
 
 static void
@@ -1042,6 +1098,10 @@ side_by_side_text(const struct run *runs, unsigned n)
 	row("bench CPU %", runs, n, c_self_cpu);
 	row("rest of machine CPU %", runs, n, c_rest_cpu);
 	row("deliv./server CPU s", runs, n, c_per_cpu);
+	row("server CPU wait %", runs, n, c_srv_wait);
+	row("bench CPU wait %", runs, n, c_self_wait);
+	row("server preempted/1k", runs, n, c_srv_invol);
+	row("bench slept/1k", runs, n, c_self_vol);
 	if (runs[0].b->o.idle > 0)
 		row("idle server CPU %", runs, n, c_idle);
 	row("outcome", runs, n, c_outcome);

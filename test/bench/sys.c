@@ -171,6 +171,83 @@ proc_tree_cpu_s(pid_t pid)
 	return tree_sum(pid, proc_cpu_s);
 }
 
+/* ---- how the scheduler treated a process: summed over its threads ---- */
+
+enum sched_fig { SF_WAIT, SF_VOL, SF_INVOL };
+
+/* one figure of one thread, from /proc/PID/task/TID; -1 when unknown */
+static double
+task_fig(const char *task, enum sched_fig which)
+{
+	char path[360], line[256];
+	unsigned long long run, wait;
+	double v = -1;
+	FILE *f;
+
+	if (which == SF_WAIT) {
+		/* schedstat: time on a CPU, time runnable waiting for one
+		 * (ns), timeslices */
+		snprintf(path, sizeof(path), "%s/schedstat", task);
+		if ((f = fopen(path, "r")) == NULL)
+			return -1;
+		if (fscanf(f, "%llu %llu", &run, &wait) == 2)
+			v = (double)wait / 1e9;
+		fclose(f);
+		return v;
+	}
+	snprintf(path, sizeof(path), "%s/status", task);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		const char *k = which == SF_VOL ? "voluntary_ctxt_switches:" :
+		    "nonvoluntary_ctxt_switches:";
+
+		if (strncmp(line, k, strlen(k)) == 0) {
+			v = (double)strtoull(line + strlen(k), NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return v;
+}
+
+static double
+threads_fig(pid_t pid, enum sched_fig which)
+{
+	char dir[64], task[340];
+	struct dirent *de;
+	double sum = 0, v;
+	DIR *d;
+
+	if (pid <= 0)
+		return -1;
+	snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pid);
+	if ((d = opendir(dir)) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] < '1' || de->d_name[0] > '9')
+			continue;
+		snprintf(task, sizeof(task), "%s/%s", dir, de->d_name);
+		/* a thread that ended meanwhile counts for nothing */
+		if ((v = task_fig(task, which)) > 0)
+			sum += v;
+	}
+	closedir(d);
+	return sum;
+}
+
+static double wait_d(pid_t pid) { return threads_fig(pid, SF_WAIT); }
+static double vol_d(pid_t pid) { return threads_fig(pid, SF_VOL); }
+static double invol_d(pid_t pid) { return threads_fig(pid, SF_INVOL); }
+
+void
+proc_sched(pid_t pid, bool children, struct sched_figs *out)
+{
+	out->wait_s = children ? tree_sum(pid, wait_d) : wait_d(pid);
+	out->vol = children ? tree_sum(pid, vol_d) : vol_d(pid);
+	out->invol = children ? tree_sum(pid, invol_d) : invol_d(pid);
+}
+
 double
 machine_busy_s(void)
 {

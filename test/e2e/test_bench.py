@@ -45,6 +45,11 @@ def adds_up(rep, consumers, events, what, out):
          what + ": server RSS sampled", rss)
     t.ok(rep["server_cpu_pct"] >= 0 and rep["bench_cpu_pct"] >= 0,
          what + ": CPU figures", rep)
+    # -1 is unknown: the /proc files were not read
+    k = rep["per_1k_deliveries"]
+    t.ok(rep["server_runqueue_wait_pct"] >= 0 and rep["bench_runqueue_wait_pct"] >= 0 and
+         min(k.values()) >= 0 and sum(k.values()) > 0,
+         what + ": scheduling figures (run-queue waits, context switches)", rep)
 
 
 # -- the bench starts sluiced: 50 WebSocket + 50 chunked consumers on one
