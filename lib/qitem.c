@@ -149,6 +149,12 @@ qitem_len(const struct qitem *q)
 	return q->headlen + (q->tail ? q->tail->len : 0) + q->traillen;
 }
 
+/* A list's head is stored atomically (relaxed: a plain store on the
+ * machines we run on): a WebSocket worker reads a conn's head without
+ * its lock, to prefetch the item (ws.c drain_wakes), while the
+ * dispatcher may be pushing. Every other access is under the lock. */
+#define SET_HEAD(l, v)	__atomic_store_n(&(l)->head, (v), __ATOMIC_RELAXED)
+
 void
 qlist_push(struct qlist *l, struct qitem *q)
 {
@@ -156,7 +162,7 @@ qlist_push(struct qlist *l, struct qitem *q)
 	if (l->tail)
 		l->tail->next = q;
 	else
-		l->head = q;
+		SET_HEAD(l, q);
 	l->tail = q;
 	l->bytes += qitem_len(q);
 	l->count++;
@@ -169,7 +175,7 @@ qlist_pop(struct qlist *l)
 
 	if (q == NULL)
 		return NULL;
-	l->head = q->next;
+	SET_HEAD(l, q->next);
 	if (l->head == NULL)
 		l->tail = NULL;
 	l->bytes -= qitem_len(q);
@@ -186,11 +192,13 @@ qlist_splice(struct qlist *to, struct qlist *from)
 	if (to->tail)
 		to->tail->next = from->head;
 	else
-		to->head = from->head;
+		SET_HEAD(to, from->head);
 	to->tail = from->tail;
 	to->bytes += from->bytes;
 	to->count += from->count;
-	memset(from, 0, sizeof(*from));
+	SET_HEAD(from, NULL);
+	from->tail = NULL;
+	from->bytes = from->count = 0;
 }
 
 void

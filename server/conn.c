@@ -23,6 +23,7 @@ conn_new(enum conn_transport t, enum conn_kind k, const uint8_t *token_hash)
 	struct conn *c = xcalloc(1, sizeof(*c));
 
 	pthread_mutex_init(&c->mu, NULL);
+	pthread_mutex_init(&c->wmu, NULL);
 	c->refs = 1;
 	c->transport = t;
 	c->kind = k;
@@ -55,6 +56,7 @@ conn_unref(struct conn *c)
 		return;
 	drop_queue_locked(c);
 	pthread_mutex_destroy(&c->mu);
+	pthread_mutex_destroy(&c->wmu);
 	free(c->sent);
 	free(c);
 }

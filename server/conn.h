@@ -27,6 +27,11 @@ enum conn_kind { CONN_USER, CONN_APP };
 
 struct conn {
 	pthread_mutex_t	 mu;
+	/* WebSocket: held by the worker across a write that begins data
+	 * frames, and taken by a close that needs the exact taken_cursor
+	 * (stream_close). Apart from mu, so that the dispatcher's pushes
+	 * never wait for a write. Taken before mu, never while holding it. */
+	pthread_mutex_t	 wmu;
 	unsigned	 refs;			/* atomic */
 	enum conn_transport transport;
 	enum conn_kind	 kind;

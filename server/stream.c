@@ -282,11 +282,14 @@ stream_close(struct stream *st, uint16_t code, const char *reason)
 	 * chunk libmicrohttpd took, a WebSocket frame begun) still reaches
 	 * the consumer before the end, so the position includes it. A
 	 * consumer that leaves by itself moves it only to what was written
-	 * (stream_detach). */
+	 * (stream_detach). A WebSocket write begun before the close is
+	 * waited for (c->wmu): then taken_cursor counts it. */
+	pthread_mutex_lock(&c->wmu);
 	pthread_mutex_lock(&c->mu);
 	if (c->taken_cursor > st->pos)
 		st->pos = c->taken_cursor;
 	pthread_mutex_unlock(&c->mu);
+	pthread_mutex_unlock(&c->wmu);
 	stream_detach(st);
 }
 
