@@ -425,23 +425,6 @@ wssess_read(struct wssess *s)
 	return -1;
 }
 
-/* The cursor of the last event whose frame the first w bytes of l
- * begin (its head not begun before), 0 if none. */
-static uint64_t
-begun_cursor(const struct qlist *l, ssize_t w)
-{
-	const struct qitem *q;
-	uint64_t c = 0;
-	size_t at = 0;
-
-	for (q = l->head; q != NULL && w > 0 && at < (size_t)w; q = q->next) {
-		if (q->cursor != 0)
-			c = q->cursor;
-		at += qitem_len(q) - q->off;
-	}
-	return c;
-}
-
 /* writev as many queued frames of l as fit; 1 if the socket filled, 2
  * if begin said stop.
  * With head_only, only the rest of a half-written head frame: control
@@ -457,6 +440,7 @@ write_list(struct wssess *s, struct qlist *l, bool head_only, bool data)
 		int n = 0;
 		ssize_t w;
 		size_t left;
+		uint64_t begun = 0;
 		bool held;
 
 		for (q = l->head; q && n + 2 <= IOV_BATCH * 2 &&
@@ -480,22 +464,25 @@ write_list(struct wssess *s, struct qlist *l, bool head_only, bool data)
 		if (held && !s->cb->begin(s->ud))
 			return 2;
 		w = s->cb->writev(s->ud, iov, n);
-		if (held)
-			s->cb->end(s->ud, begun_cursor(l, w));
 		if (w < 0) {
+			if (held)
+				s->cb->end(s->ud, 0);
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return 1;
 			if (errno == EINTR)
 				continue;
 			return -1;
 		}
-		/* retire what was written */
+		/* retire what was written; the last event it touched is the
+		 * last one begun */
 		left = (size_t)w;
 		while (left > 0 && l->head != NULL) {
 			size_t rest;
 
 			q = l->head;
 			rest = qitem_len(q) - q->off;
+			if (q->cursor)
+				begun = q->cursor;
 			if (left < rest) {
 				q->off += (uint32_t)left;
 				break;
@@ -505,6 +492,8 @@ write_list(struct wssess *s, struct qlist *l, bool head_only, bool data)
 				s->written_cursor = q->cursor;
 			qlist_push(&done, qlist_pop(l));
 		}
+		if (held)
+			s->cb->end(s->ud, begun);
 		if (data && done.head != NULL && s->cb->written != NULL)
 			s->cb->written(s->ud, done.head);
 		qlist_clear(&done);
