@@ -61,7 +61,8 @@ struct conn {
 						 * socket */
 	uint64_t	 taken_cursor;		/* last event the writer has
 						 * committed to: chunked, handed to
-						 * MHD; WebSocket, a frame begun.
+						 * MHD (under mu); WebSocket, a
+						 * frame begun (under wmu instead).
 						 * It is sent even if we close the
 						 * connection now */
 	struct MHD_Connection *mhd;		/* chunked */

@@ -130,7 +130,7 @@ io_writev(void *ud, const struct iovec *iov, int iovcnt)
 	struct ws *s = ud;
 	struct msghdr mh = { .msg_iov = (struct iovec *)iov, .msg_iovlen = (size_t)iovcnt };
 	char one[GATHER_MAX];
-	const void *p = iovcnt == 1 ? iov[0].iov_base : one;
+	const void *p = iovcnt > 0 ? iov[0].iov_base : NULL;
 	size_t len = 0;
 	ssize_t n;
 
@@ -142,20 +142,14 @@ io_writev(void *ud, const struct iovec *iov, int iovcnt)
 	for (int i = 0; i < iovcnt && len <= sizeof(one); i++)
 		len += iov[i].iov_len;
 	if (iovcnt > 1 && len <= sizeof(one)) {
-		len = 0;
-		for (int i = 0; i < iovcnt; i++) {
-			memcpy(one + len, iov[i].iov_base, iov[i].iov_len);
-			len += iov[i].iov_len;
-		}
+		p = one;
+		for (int i = 0, at = 0; i < iovcnt; at += (int)iov[i++].iov_len)
+			memcpy(one + at, iov[i].iov_base, iov[i].iov_len);
 	}
-	if (iovcnt == 1 || len <= sizeof(one))
-		do
-			n = send(s->fd, p, len, MSG_NOSIGNAL);
-		while (n < 0 && errno == EINTR);
-	else
-		do
-			n = sendmsg(s->fd, &mh, MSG_NOSIGNAL);
-		while (n < 0 && errno == EINTR);
+	do
+		n = iovcnt == 1 || p == one ? send(s->fd, p, len, MSG_NOSIGNAL) :
+		    sendmsg(s->fd, &mh, MSG_NOSIGNAL);
+	while (n < 0 && errno == EINTR);
 	if (n > 0)
 		METRIC_ADD(ws_bytes_written, (uint64_t)n);
 	return n;
@@ -202,15 +196,15 @@ on_begin(void *ud)
 	return false;
 }
 
+/* A WebSocket conn's taken_cursor is written here only, under wmu,
+ * and read under wmu (stream_close): no need for c->mu. */
 static void
 on_end(void *ud, uint64_t begun)
 {
 	struct conn *c = ((struct ws *)ud)->c;
 
-	pthread_mutex_lock(&c->mu);
 	if (begun > c->taken_cursor)
 		c->taken_cursor = begun;
-	pthread_mutex_unlock(&c->mu);
 	pthread_mutex_unlock(&c->wmu);
 }
 
@@ -602,6 +596,17 @@ prefetch_conn(struct cds_wfcq_node *node)
 		    offsetof(struct conn, stream));
 }
 
+/* The first conn of the lookahead ring, taken off it. */
+static struct conn *
+ring_pop(struct wsworker *w)
+{
+	struct conn *c = w->ring[w->rfirst];
+
+	w->rfirst = (w->rfirst + 1) % AHEAD;
+	w->rn--;
+	return c;
+}
+
 static void
 drain_wakes(struct wsworker *w)
 {
@@ -651,9 +656,7 @@ drain_wakes(struct wsworker *w)
 		if (w->rn > 1 &&
 		    (c = w->ring[(w->rfirst + 1) % AHEAD])->ws != NULL)
 			wssess_prefetch(c->ws->sess);
-		c = w->ring[w->rfirst];
-		w->rfirst = (w->rfirst + 1) % AHEAD;
-		w->rn--;
+		c = ring_pop(w);
 		/* the session may have ended since the wake was queued; only
 		 * this thread clears c->ws, so reading it here is safe */
 		if (c->ws != NULL)
@@ -863,11 +866,8 @@ ws_stop(void)
 			teardown(s);
 		bury(w);
 		/* wakes not pulled: in the ring, on the list, on the queue */
-		while (w->rn > 0) {
-			conn_unref(w->ring[w->rfirst]);
-			w->rfirst = (w->rfirst + 1) % AHEAD;
-			w->rn--;
-		}
+		while (w->rn > 0)
+			conn_unref(ring_pop(w));
 		while ((node = w->lnext) != NULL) {
 			w->lnext = __cds_wfcq_next_blocking(&w->lh, &w->lt, node);
 			conn_unref(caa_container_of(node, struct conn, wake_node));
