@@ -173,79 +173,74 @@ proc_tree_cpu_s(pid_t pid)
 
 /* ---- how the scheduler treated a process: summed over its threads ---- */
 
-enum sched_fig { SF_WAIT, SF_VOL, SF_INVOL };
-
-/* one figure of one thread, from /proc/PID/task/TID; -1 when unknown */
-static double
-task_fig(const char *task, enum sched_fig which)
+/* One thread's figures, from /proc/PID/task/TID, added to out; false
+ * if the thread is gone (it counts for nothing). */
+static bool
+task_sched(const char *task, struct sched_figs *out)
 {
+	static const char kv[] = "voluntary_ctxt_switches:",
+	    kn[] = "nonvoluntary_ctxt_switches:";
 	char path[360], line[256];
 	unsigned long long run, wait;
-	double v = -1;
 	FILE *f;
 
-	if (which == SF_WAIT) {
-		/* schedstat: time on a CPU, time runnable waiting for one
-		 * (ns), timeslices */
-		snprintf(path, sizeof(path), "%s/schedstat", task);
-		if ((f = fopen(path, "r")) == NULL)
-			return -1;
-		if (fscanf(f, "%llu %llu", &run, &wait) == 2)
-			v = (double)wait / 1e9;
-		fclose(f);
-		return v;
-	}
+	/* schedstat: time on a CPU, time runnable waiting for one (ns),
+	 * timeslices */
+	snprintf(path, sizeof(path), "%s/schedstat", task);
+	if ((f = fopen(path, "r")) == NULL)
+		return false;
+	if (fscanf(f, "%llu %llu", &run, &wait) == 2)
+		out->wait_s += (double)wait / 1e9;
+	fclose(f);
 	snprintf(path, sizeof(path), "%s/status", task);
 	if ((f = fopen(path, "r")) == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f) != NULL) {
-		const char *k = which == SF_VOL ? "voluntary_ctxt_switches:" :
-		    "nonvoluntary_ctxt_switches:";
-
-		if (strncmp(line, k, strlen(k)) == 0) {
-			v = (double)strtoull(line + strlen(k), NULL, 10);
-			break;
-		}
-	}
+		return false;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, kv, sizeof(kv) - 1) == 0)
+			out->vol += (double)strtoull(line + sizeof(kv) - 1, NULL, 10);
+		else if (strncmp(line, kn, sizeof(kn) - 1) == 0)
+			out->invol += (double)strtoull(line + sizeof(kn) - 1,
+			    NULL, 10);
 	fclose(f);
-	return v;
+	return true;
 }
 
-static double
-threads_fig(pid_t pid, enum sched_fig which)
+/* pid's threads, added to out; false if pid is unknown */
+static bool
+threads_sched(pid_t pid, struct sched_figs *out)
 {
 	char dir[64], task[340];
 	struct dirent *de;
-	double sum = 0, v;
 	DIR *d;
 
 	if (pid <= 0)
-		return -1;
+		return false;
 	snprintf(dir, sizeof(dir), "/proc/%d/task", (int)pid);
 	if ((d = opendir(dir)) == NULL)
-		return -1;
+		return false;
 	while ((de = readdir(d)) != NULL) {
 		if (de->d_name[0] < '1' || de->d_name[0] > '9')
 			continue;
 		snprintf(task, sizeof(task), "%s/%s", dir, de->d_name);
-		/* a thread that ended meanwhile counts for nothing */
-		if ((v = task_fig(task, which)) > 0)
-			sum += v;
+		(void)task_sched(task, out);
 	}
 	closedir(d);
-	return sum;
+	return true;
 }
-
-static double wait_d(pid_t pid) { return threads_fig(pid, SF_WAIT); }
-static double vol_d(pid_t pid) { return threads_fig(pid, SF_VOL); }
-static double invol_d(pid_t pid) { return threads_fig(pid, SF_INVOL); }
 
 void
 proc_sched(pid_t pid, bool children, struct sched_figs *out)
 {
-	out->wait_s = children ? tree_sum(pid, wait_d) : wait_d(pid);
-	out->vol = children ? tree_sum(pid, vol_d) : vol_d(pid);
-	out->invol = children ? tree_sum(pid, invol_d) : invol_d(pid);
+	pid_t kids[64];
+	size_t n = children ? children_of(pid, kids, 64) : 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!threads_sched(pid, out)) {
+		out->wait_s = out->vol = out->invol = -1;
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		(void)threads_sched(kids[i], out);
 }
 
 double

@@ -73,6 +73,20 @@ t.eq(rc, 0, "attached: exit status 0")
 adds_up(rep, 20, 100, "attached", out)
 t.ok(sl.alive(), "the attached sluiced is still running")
 
+# -- attached without --pid: the server's figures are unknown (-1), the
+# bench's own are still read
+rc, rep, out = bench(["--connect", "127.0.0.1:%d" % sl.port, "--ingest", sl.sock,
+                      "-n", "5", "--events", "50", "--rate", "0", "--warmup", "0",
+                      "--duration", "10"])
+t.eq(rc, 0, "attached without --pid: exit status 0")
+if t.ok(rep is not None, "attached without --pid: a JSON report", out):
+    k = rep["per_1k_deliveries"]
+    t.eq((rep["server_cpu_pct"], rep["server_runqueue_wait_pct"], k["server_slept"],
+          k["server_preempted"]), (-1, -1, -1, -1),
+         "without --pid the server's CPU and scheduling figures are -1 (unknown)")
+    t.ok(rep["bench_runqueue_wait_pct"] >= 0 and k["bench_slept"] >= 0 and
+         k["bench_preempted"] >= 0, "the bench's own scheduling figures are read", rep)
+
 # -- the bare-loop floor (Nchan is for `make bench` only, never here): one
 # run per variant (a frame per write, and up to 8 per writev), side by
 # side in one invocation; 60 consumers, half on one key and half on a key
