@@ -118,8 +118,6 @@ struct opts {
 	enum transport	 transport;
 	unsigned	 sources;	/* loopback source addresses */
 	unsigned	 threads;	/* receiver threads */
-	int		 reader_nice;	/* their nice value, if set_nice */
-	bool		 set_nice;
 	enum keymode	 keys;
 	unsigned	 display_sets;
 	double		 rate;		/* events/s, 0: as fast as the window lets */

@@ -16,7 +16,6 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/epoll.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -626,9 +625,6 @@ rthread_main(void *arg)
 
 	if (share == 0)
 		share = 1;
-	/* checked by main; this thread only (Linux nice is per thread) */
-	if (b->o.set_nice)
-		(void)setpriority(PRIO_PROCESS, (id_t)gettid(), b->o.reader_nice);
 	while (!LOAD(b->stop)) {
 		int n;
 

@@ -50,30 +50,6 @@ struct report {
 	struct sample	 s0, s1;	/* measuring starts; last progress */
 };
 
-/* May this process run a thread at nice n? Tried on the calling thread,
- * which is then put back: the servers are started from it. */
-static int
-reader_nice_check(int n)
-{
-	int was;
-
-	errno = 0;
-	was = getpriority(PRIO_PROCESS, 0);
-	if (was == -1 && errno != 0) {
-		fprintf(stderr, "sluice-bench: getpriority: %s\n", strerror(errno));
-		return -1;
-	}
-	if (setpriority(PRIO_PROCESS, 0, n) < 0) {
-		fprintf(stderr, "sluice-bench: --reader-nice %d: %s%s\n", n,
-		    strerror(errno), errno == EACCES || errno == EPERM ?
-		    " (a nice below the current one needs root or "
-		    "CAP_SYS_NICE)" : "");
-		return -1;
-	}
-	(void)setpriority(PRIO_PROCESS, 0, was);
-	return 0;
-}
-
 static void
 usage(FILE *fp)
 {
@@ -101,9 +77,6 @@ usage(FILE *fp)
 	    "  --drain S             after the last event, wait up to S s without\n"
 	    "                        progress for the rest to arrive (default 5)\n"
 	    "  --threads T           receiver threads (default 1)\n"
-	    "  --reader-nice N       run the receiver threads at nice N (-20..19; below 0\n"
-	    "                        needs root or CAP_SYS_NICE), so that a server's\n"
-	    "                        threads do not take their CPU (default: as started)\n"
 	    "  --sources K           bind consumers to 127.0.0.1..127.0.0.K (default 4)\n"
 	    "  --inflight N          connects in flight at once (default 256)\n"
 	    "  --api-conns N         keep-alive connections subscribing (default 4)\n"
@@ -158,7 +131,7 @@ enum {
 	OPT_DRAIN, OPT_INFLIGHT, OPT_API, OPT_CTIMEOUT, OPT_SLUICED, OPT_CONF,
 	OPT_CONNECT, OPT_INGEST, OPT_PID, OPT_KEEP, OPT_JSON, OPT_TARGET,
 	OPT_IDLE, OPT_FLOOR_BATCH, OPT_PUB_CONNS, OPT_NGINX_WORKERS, OPT_NGINX,
-	OPT_NCHAN_MODULE, OPT_READER_NICE
+	OPT_NCHAN_MODULE
 };
 
 #define TARGETS_MAX	8
@@ -235,7 +208,6 @@ parse_args(struct opts *o, struct run *runs, int argc, char **argv)
 		{ "transport", required_argument, NULL, OPT_TRANSPORT },
 		{ "sources", required_argument, NULL, OPT_SOURCES },
 		{ "threads", required_argument, NULL, OPT_THREADS },
-		{ "reader-nice", required_argument, NULL, OPT_READER_NICE },
 		{ "keys", required_argument, NULL, OPT_KEYS },
 		{ "display-sets", required_argument, NULL, OPT_DISPLAY },
 		{ "rate", required_argument, NULL, OPT_RATE },
@@ -288,10 +260,6 @@ parse_args(struct opts *o, struct run *runs, int argc, char **argv)
 		case OPT_KEYS: o->keys = pick("--keys", optarg, keys); break;
 		case OPT_SOURCES: o->sources = (unsigned)num_arg("--sources", optarg, 1, 254); break;
 		case OPT_THREADS: o->threads = (unsigned)num_arg("--threads", optarg, 1, 64); break;
-		case OPT_READER_NICE:
-			o->reader_nice = (int)num_arg("--reader-nice", optarg, -20, 19);
-			o->set_nice = true;
-			break;
 		case OPT_DISPLAY: o->display_sets = (unsigned)num_arg("--display-sets", optarg, 1, 4); break;
 		case OPT_RATE: o->rate = num_arg("--rate", optarg, 0, 1e7); break;
 		case OPT_WINDOW: o->window = (unsigned)num_arg("--window", optarg, 1, 1 << 20); break;
@@ -333,8 +301,6 @@ parse_args(struct opts *o, struct run *runs, int argc, char **argv)
 	}
 	if (o->threads > o->n)
 		o->threads = o->n;
-	if (o->set_nice && reader_nice_check(o->reader_nice) < 0)
-		exit(2);
 	if (o->connect != NULL && (o->sluiced != NULL || o->nconf > 0)) {
 		fprintf(stderr, "sluice-bench: --connect measures a running "
 		    "sluiced: --sluiced and --conf do not apply\n");
@@ -838,10 +804,6 @@ report_json(struct bench *b, struct report *r)
 	    "\"threads\":%u,\"sources\":%u,",
 	    b->label, tr[o->transport], keys[o->keys], o->display_sets,
 	    o->rate, o->window, o->size, o->threads, o->sources);
-	if (o->set_nice)
-		printf("\"reader_nice\":%d,", o->reader_nice);
-	else
-		printf("\"reader_nice\":null,");
 	printf("\"consumers\":%u,\"connected\":%llu,\"connect_failed\":%llu,"
 	    "\"subscribed\":%llu,\"subscribe_failed\":%llu,"
 	    "\"open_seconds\":%.3f,\"connect_seconds\":%.3f,"
@@ -925,11 +887,9 @@ report_text(struct bench *b, struct report *r)
 	printf("target          %s at %s (pid %d)\n", b->label, b->hostport,
 	    (int)b->pid);
 	printf("setup           %u consumers, %s, keys %s, display sets %u, "
-	    "%u receiver thread%s", o->n, tr[o->transport],
-	    keys[o->keys], o->display_sets, o->threads, o->threads > 1 ? "s" : "");
-	if (o->set_nice)
-		printf(" at nice %d", o->reader_nice);
-	printf(", %u sources\n", o->sources);
+	    "%u receiver thread%s, %u sources\n", o->n, tr[o->transport],
+	    keys[o->keys], o->display_sets, o->threads, o->threads > 1 ? "s" : "",
+	    o->sources);
 	printf("connections     %llu of %u up", (unsigned long long)r->up, o->n);
 	if (r->failed)
 		printf(", %llu failed", (unsigned long long)r->failed);

@@ -4,7 +4,6 @@ adds up; then the same against a sluiced it attaches to."""
 import json
 import os
 import subprocess
-import time
 
 from sluice import BUILD, SLUICED, Sluice, Tap
 
@@ -117,45 +116,6 @@ for r in runs:
     t.eq(r.get("server_exit_status"), 0, what + ": the floor exits 0, sanitizers quiet")
 t.ok(rep is not None and "sluice_nchan_deliveries" in rep.get("ratios", {}),
      "floor: the side-by-side report carries the ratios", rep)
-
-# -- --reader-nice: the receiver thread (and only it) runs at that nice,
-# and the report says so; a raise in priority the user may not make is
-# refused up front, as is a value out of range
-p = subprocess.Popen([BENCH, "--json", "-q", "--target", "floor", "-n", "20",
-                      "--events", "400", "--rate", "100", "--warmup", "0",
-                      "--duration", "10", "--reader-nice", "7"],
-                     stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-seen = set()
-deadline = time.time() + 30
-while p.poll() is None and time.time() < deadline:
-    for tid in os.listdir("/proc/%d/task" % p.pid) if os.path.isdir("/proc/%d/task" % p.pid) else []:
-        try:
-            with open("/proc/%d/task/%s/stat" % (p.pid, tid)) as f:
-                seen.add(int(f.read().rsplit(")", 1)[1].split()[16]))
-        except (OSError, IndexError, ValueError):
-            pass
-    time.sleep(0.05)
-out, err = p.communicate(timeout=30)
-try:
-    rep = json.loads(out)
-except ValueError:
-    rep = None
-if not t.eq(p.returncode, 0, "--reader-nice 7: exit status 0"):
-    t.diag(err)
-t.ok(rep is not None and rep.get("reader_nice") == 7 and rep.get("deliveries") == 20 * 400,
-     "--reader-nice 7: reported, every delivery arrived", out)
-t.eq(sorted(seen), [0, 7], "--reader-nice 7: a thread at nice 7 while it ran, the rest at 0")
-rc, rep, out = bench(["--target", "floor", "-n", "5", "--events", "10", "--warmup", "0"])
-t.ok(rep is not None and "reader_nice" in rep and rep["reader_nice"] is None,
-     "without --reader-nice the report says null", out)
-drop = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
-p = subprocess.run(drop + [BENCH, "-n", "5", "--reader-nice", "-5", "--sluiced", "/nonexistent"],
-                   capture_output=True, timeout=20)
-t.ok(p.returncode == 2 and b"--reader-nice -5" in p.stderr and b"CAP_SYS_NICE" in p.stderr,
-     "--reader-nice -5 without the right: exit 2, says why", p.stderr)
-p = subprocess.run([BENCH, "-n", "5", "--reader-nice", "20"], capture_output=True, timeout=20)
-t.ok(p.returncode == 2 and b"from -20 to 19" in p.stderr,
-     "--reader-nice 20: exit 2, says the range", p.stderr)
 
 # -- -n beyond the open-file limit is refused up front, with the reason
 p = subprocess.run(["/bin/sh", "-c", "ulimit -n 256; exec \"$0\" -n 1000 --sluiced /nonexistent",
