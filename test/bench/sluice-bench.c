@@ -4,6 +4,7 @@
  * latency percentiles, losses, and the server's memory and CPU.
  * The phases are in run(); the roles of the threads in bench.h. */
 #include "bench.h"
+#include "sys.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -77,6 +78,8 @@ usage(FILE *fp)
 	    "  --drain S             after the last event, wait up to S s without\n"
 	    "                        progress for the rest to arrive (default 5)\n"
 	    "  --threads T           receiver threads (default 1)\n"
+	    "  --pin                 run this program on its first CPU and the servers\n"
+	    "                        it starts on the others (needs 2 CPUs or more)\n"
 	    "  --sources K           bind consumers to 127.0.0.1..127.0.0.K (default 4)\n"
 	    "  --inflight N          connects in flight at once (default 256)\n"
 	    "  --api-conns N         keep-alive connections subscribing (default 4)\n"
@@ -131,7 +134,7 @@ enum {
 	OPT_DRAIN, OPT_INFLIGHT, OPT_API, OPT_CTIMEOUT, OPT_SLUICED, OPT_CONF,
 	OPT_CONNECT, OPT_INGEST, OPT_PID, OPT_KEEP, OPT_JSON, OPT_TARGET,
 	OPT_IDLE, OPT_FLOOR_BATCH, OPT_PUB_CONNS, OPT_NGINX_WORKERS, OPT_NGINX,
-	OPT_NCHAN_MODULE
+	OPT_NCHAN_MODULE, OPT_PIN
 };
 
 #define TARGETS_MAX	8
@@ -208,6 +211,7 @@ parse_args(struct opts *o, struct run *runs, int argc, char **argv)
 		{ "transport", required_argument, NULL, OPT_TRANSPORT },
 		{ "sources", required_argument, NULL, OPT_SOURCES },
 		{ "threads", required_argument, NULL, OPT_THREADS },
+		{ "pin", no_argument, NULL, OPT_PIN },
 		{ "keys", required_argument, NULL, OPT_KEYS },
 		{ "display-sets", required_argument, NULL, OPT_DISPLAY },
 		{ "rate", required_argument, NULL, OPT_RATE },
@@ -260,6 +264,7 @@ parse_args(struct opts *o, struct run *runs, int argc, char **argv)
 		case OPT_KEYS: o->keys = pick("--keys", optarg, keys); break;
 		case OPT_SOURCES: o->sources = (unsigned)num_arg("--sources", optarg, 1, 254); break;
 		case OPT_THREADS: o->threads = (unsigned)num_arg("--threads", optarg, 1, 64); break;
+		case OPT_PIN: o->pin = true; break;
 		case OPT_DISPLAY: o->display_sets = (unsigned)num_arg("--display-sets", optarg, 1, 4); break;
 		case OPT_RATE: o->rate = num_arg("--rate", optarg, 0, 1e7); break;
 		case OPT_WINDOW: o->window = (unsigned)num_arg("--window", optarg, 1, 1 << 20); break;
@@ -301,6 +306,12 @@ parse_args(struct opts *o, struct run *runs, int argc, char **argv)
 	}
 	if (o->threads > o->n)
 		o->threads = o->n;
+	if (o->connect != NULL && o->pin) {
+		fprintf(stderr, "sluice-bench: --pin places the servers it "
+		    "starts; with --connect, place the server yourself "
+		    "(taskset)\n");
+		exit(2);
+	}
 	if (o->connect != NULL && (o->sluiced != NULL || o->nconf > 0)) {
 		fprintf(stderr, "sluice-bench: --connect measures a running "
 		    "sluiced: --sluiced and --conf do not apply\n");
@@ -804,6 +815,11 @@ report_json(struct bench *b, struct report *r)
 	    "\"threads\":%u,\"sources\":%u,",
 	    b->label, tr[o->transport], keys[o->keys], o->display_sets,
 	    o->rate, o->window, o->size, o->threads, o->sources);
+	if (o->pin)
+		printf("\"pinned\":{\"bench\":\"%s\",\"server\":\"%s\"},",
+		    o->pin_bench, o->pin_server);
+	else
+		printf("\"pinned\":null,");
 	printf("\"consumers\":%u,\"connected\":%llu,\"connect_failed\":%llu,"
 	    "\"subscribed\":%llu,\"subscribe_failed\":%llu,"
 	    "\"open_seconds\":%.3f,\"connect_seconds\":%.3f,"
@@ -887,9 +903,13 @@ report_text(struct bench *b, struct report *r)
 	printf("target          %s at %s (pid %d)\n", b->label, b->hostport,
 	    (int)b->pid);
 	printf("setup           %u consumers, %s, keys %s, display sets %u, "
-	    "%u receiver thread%s, %u sources\n", o->n, tr[o->transport],
+	    "%u receiver thread%s, %u sources", o->n, tr[o->transport],
 	    keys[o->keys], o->display_sets, o->threads, o->threads > 1 ? "s" : "",
 	    o->sources);
+	if (o->pin)
+		printf("; the bench on CPU %s, the server on CPU %s",
+		    o->pin_bench, o->pin_server);
+	printf("\n");
 	printf("connections     %llu of %u up", (unsigned long long)r->up, o->n);
 	if (r->failed)
 		printf(", %llu failed", (unsigned long long)r->failed);
@@ -1277,6 +1297,9 @@ main(int argc, char **argv)
 		return floor_main(argc, argv);
 	memset(&lim, 0, sizeof(lim));
 	n = parse_args(&lim.o, runs, argc, argv);
+	if (lim.o.pin && pin_cpus(lim.o.pin_bench, lim.o.pin_server,
+	    sizeof(lim.o.pin_bench)) < 0)
+		return 2;
 	signal(SIGPIPE, SIG_IGN);
 	srandom((unsigned)(getpid() ^ wall_us()));
 	if (check_limits(&lim) < 0)

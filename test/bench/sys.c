@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -17,6 +18,58 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+/* --pin: the CPUs of every server started from here on */
+static cpu_set_t pin_server;
+static bool pinned;
+
+static void
+cpu_list(const cpu_set_t *set, char *out, size_t len)
+{
+	size_t o = 0;
+
+	out[0] = '\0';
+	for (int i = 0; i < CPU_SETSIZE && o + 8 < len; i++)
+		if (CPU_ISSET(i, set))
+			o += (size_t)snprintf(out + o, len - o, "%s%d",
+			    o > 0 ? "," : "", i);
+}
+
+int
+pin_cpus(char *bench_cpus, char *server_cpus, size_t len)
+{
+	cpu_set_t all, mine;
+	bool first = true;
+
+	if (sched_getaffinity(0, sizeof(all), &all) < 0) {
+		fprintf(stderr, "sluice-bench: --pin: sched_getaffinity: %s\n",
+		    strerror(errno));
+		return -1;
+	}
+	if (CPU_COUNT(&all) < 2) {
+		fprintf(stderr, "sluice-bench: --pin needs 2 CPUs or more; this "
+		    "process may run on %d\n", CPU_COUNT(&all));
+		return -1;
+	}
+	CPU_ZERO(&mine);
+	CPU_ZERO(&pin_server);
+	for (int i = 0; i < CPU_SETSIZE; i++) {
+		if (!CPU_ISSET(i, &all))
+			continue;
+		CPU_SET(i, first ? &mine : &pin_server);
+		first = false;
+	}
+	/* before any thread is made: they inherit it */
+	if (sched_setaffinity(0, sizeof(mine), &mine) < 0) {
+		fprintf(stderr, "sluice-bench: --pin: sched_setaffinity: %s\n",
+		    strerror(errno));
+		return -1;
+	}
+	pinned = true;
+	cpu_list(&mine, bench_cpus, len);
+	cpu_list(&pin_server, server_cpus, len);
+	return 0;
+}
 
 int64_t
 mono_us(void)
@@ -304,6 +357,8 @@ spawn_logged(char *const argv[], const char *logpath)
 	}
 	pid = fork();
 	if (pid == 0) {
+		if (pinned)
+			(void)sched_setaffinity(0, sizeof(pin_server), &pin_server);
 		dup2(null, STDIN_FILENO);
 		dup2(log, STDOUT_FILENO);
 		dup2(log, STDERR_FILENO);

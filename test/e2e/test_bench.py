@@ -4,6 +4,7 @@ adds up; then the same against a sluiced it attaches to."""
 import json
 import os
 import subprocess
+import time
 
 from sluice import BUILD, SLUICED, Sluice, Tap
 
@@ -116,6 +117,74 @@ for r in runs:
     t.eq(r.get("server_exit_status"), 0, what + ": the floor exits 0, sanitizers quiet")
 t.ok(rep is not None and "sluice_nchan_deliveries" in rep.get("ratios", {}),
      "floor: the side-by-side report carries the ratios", rep)
+
+# -- --pin: the bench on its first CPU, every server it starts on the
+# others, seen in /proc while it runs, and said in the report; refused
+# with fewer than 2 CPUs, and with --connect (a server it did not start)
+def allowed(pid):
+    """{task's Cpus_allowed_list} of pid's tasks"""
+    got = set()
+    try:
+        for tid in os.listdir("/proc/%d/task" % pid):
+            with open("/proc/%d/task/%s/status" % (pid, tid)) as f:
+                for line in f:
+                    if line.startswith("Cpus_allowed_list:"):
+                        got.add(line.split()[1])
+    except OSError:
+        pass
+    return got
+
+
+def children(pid):
+    try:
+        with open("/proc/%d/task/%d/children" % (pid, pid)) as f:
+            return [int(x) for x in f.read().split()]
+    except OSError:
+        return []
+
+
+if len(os.sched_getaffinity(0)) >= 2:
+    cpus = sorted(os.sched_getaffinity(0))
+    want_b, want_s = str(cpus[0]), ",".join(str(c) for c in cpus[1:])
+    p = subprocess.Popen([BENCH, "--json", "-q", "--target", "floor", "-n", "20",
+                          "--events", "300", "--rate", "100", "--warmup", "0",
+                          "--duration", "10", "--pin"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    bench_cpus, server_cpus = set(), set()
+    deadline = time.time() + 30
+    while p.poll() is None and time.time() < deadline:
+        # from its first server on: it pins itself before it starts one
+        kids = children(p.pid)
+        for c in kids:
+            server_cpus |= allowed(c)
+        if kids:
+            bench_cpus |= allowed(p.pid)
+        time.sleep(0.05)
+    out, err = p.communicate(timeout=30)
+    try:
+        rep = json.loads(out)
+    except ValueError:
+        rep = None
+    if not t.eq(p.returncode, 0, "--pin: exit status 0"):
+        t.diag(err)
+    t.ok(rep is not None and rep.get("pinned") == {"bench": want_b, "server": want_s} and
+         rep.get("deliveries") == 20 * 300,
+         "--pin: the report names both CPU sets, every delivery arrived", out)
+    t.eq((bench_cpus, server_cpus), ({want_b}, {want_s}),
+         "--pin: every thread of the bench, and of the server it started, on its CPUs")
+else:
+    t.skip("--pin on 2 CPUs", "this test may run on one CPU only")
+rc, rep, out = bench(["--target", "floor", "-n", "5", "--events", "10", "--warmup", "0"])
+t.ok(rep is not None and "pinned" in rep and rep["pinned"] is None,
+     "without --pin the report says null", out)
+p = subprocess.run(["taskset", "-c", str(min(os.sched_getaffinity(0))), BENCH, "-n", "5",
+                    "--pin", "--sluiced", "/nonexistent"], capture_output=True, timeout=20)
+t.ok(p.returncode == 2 and b"--pin needs 2 CPUs" in p.stderr,
+     "--pin on one CPU: exit 2, says why", p.stderr)
+p = subprocess.run([BENCH, "-n", "5", "--pin", "--connect", "127.0.0.1:%d" % sl.port,
+                    "--ingest", sl.sock], capture_output=True, timeout=20)
+t.ok(p.returncode == 2 and b"--pin places the servers it starts" in p.stderr,
+     "--pin with --connect: exit 2, says why", p.stderr)
 
 # -- -n beyond the open-file limit is refused up front, with the reason
 p = subprocess.run(["/bin/sh", "-c", "ulimit -n 256; exec \"$0\" -n 1000 --sluiced /nonexistent",
