@@ -9,6 +9,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -317,14 +318,28 @@ void
 config_defaults(struct config *c)
 {
 	char err[256];
-	long n;
 
 	memset(c, 0, sizeof(*c));
 	for (const struct key *k = keys; k->name; k++)
 		if (k->def != NULL && set_key(c, k, k->def, NULL, err, sizeof(err)) < 0)
 			fatal("%s: default of %s: %s", __func__, k->name, err);
+	c->workers = config_cpus();
+}
+
+/* The CPUs this process may run on (its affinity: fewer than are
+ * online under taskset, a cpuset or a container's CPU list), as nproc
+ * counts them; the online CPUs if that cannot be read. */
+long
+config_cpus(void)
+{
+	cpu_set_t set;
+	long n;
+
+	if (sched_getaffinity(0, sizeof(set), &set) == 0 &&
+	    (n = CPU_COUNT(&set)) > 0)
+		return n;
 	n = sysconf(_SC_NPROCESSORS_ONLN);
-	c->workers = n > 0 ? n : 1;
+	return n > 0 ? n : 1;
 }
 
 void

@@ -257,9 +257,10 @@ main(int argc, char **argv)
 		log_err("%s", err);
 		return 1;
 	}
-	log_info("sluiced %s ready: ingest %s, %zu tokens, %zu routes",
-	    PACKAGE_VERSION, sl.cfg.ingest, tokens_count(sl.tokens),
-	    routes_count(sl.routes));
+	log_info("sluiced %s ready: ingest %s, %zu tokens, %zu routes, "
+	    "%ld worker%s", PACKAGE_VERSION, sl.cfg.ingest,
+	    tokens_count(sl.tokens), routes_count(sl.routes),
+	    (long)sl.cfg.workers, sl.cfg.workers == 1 ? "" : "s");
 
 	for (;;) {
 		if (sigwait(&set, &sig) != 0)

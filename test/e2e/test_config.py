@@ -1,5 +1,6 @@
 """sluiced -t and start-up errors (SPEC 1, 8)."""
 import os
+import re
 import subprocess
 import tempfile
 
@@ -63,6 +64,27 @@ st, _, doc = sl.subscribe("tok12", "/posts/stream/global", a.cid, subscription_i
 sl.publish(event(1, ["things:42"]), event(2, ["everything"]), event(3, ["global"]))
 got = [(m["data"][0]["id"], m["meta"]["subscription_ids"]) for m in a.drain(0.5)]
 t.eq(got, [("1", ["t"]), ("2", ["g"])], "custom and replaced routes map to their keys")
+
+# without a workers line: one worker per CPU sluiced may run on, so one
+# under taskset (here: this test's own affinity, which it inherits)
+mine = os.sched_getaffinity(0)
+os.sched_setaffinity(0, {min(mine)})
+try:
+    one = Sluice(conf={"workers": []})
+finally:
+    os.sched_setaffinity(0, mine)
+t.ok(re.search(r" ready: .*, 1 worker$", one.log(), re.M),
+     "no workers line, one CPU allowed: '1 worker' in the ready line", one.log())
+a = one.stream("tok12")
+st, _, _ = one.subscribe("tok12", "/posts/stream/global", a.cid)
+one.publish(event(1, ["global"]))
+t.eq([m["data"][0]["id"] for m in a.drain(0.5)], ["1"], "and it streams")
+one.stop(t)
+one = Sluice(conf={"workers": []})
+n = len(mine)
+t.ok(re.search(r" ready: .*, %d worker%s$" % (n, "" if n == 1 else "s"), one.log(), re.M),
+     "no workers line, every CPU allowed: one worker each (%d)" % n, one.log())
+one.stop(t)
 
 # a second sluiced on the same ingest socket refuses to start
 p = subprocess.run([SLUICED, "-c", sl.conf_path], capture_output=True, timeout=20)

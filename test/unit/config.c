@@ -4,6 +4,7 @@
 #include "log.h"
 #include "tap.h"
 
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -38,7 +39,11 @@ static void
 test_defaults(void)
 {
 	struct config c;
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+	cpu_set_t mine, one;
+	long ncpu = 0;
+
+	if (sched_getaffinity(0, sizeof(mine), &mine) == 0)
+		ncpu = CPU_COUNT(&mine);
 
 	config_defaults(&c);
 	is_int(c.listen.n, 1, "one default listen address");
@@ -49,7 +54,7 @@ test_defaults(void)
 	is_int(c.ingest_max_line, MiB, "ingest_max_line 1M");
 	ok(c.tokens_file == NULL, "no tokens_file");
 	is_int(c.route.n, 0, "no extra routes");
-	is_int(c.workers, ncpu > 0 ? ncpu : 1, "workers = number of CPUs");
+	is_int(c.workers, ncpu, "workers = the CPUs this process may run on");
 	is_int(c.max_connections, 100000, "max_connections");
 	is_int(c.max_subscriptions, 50, "max_subscriptions");
 	is_int(c.max_streams_per_token, 5, "max_streams_per_token");
@@ -62,6 +67,25 @@ test_defaults(void)
 	is_int(c.ws_max_message, 64 * KiB, "ws_max_message 64K");
 	is_int(c.log_level, LOG_INFO, "log_level info");
 	config_free(&c);
+
+	/* on one CPU (as under taskset -c N), one worker */
+	ok(ncpu >= 1, "this process's CPU affinity is read");
+	if (ncpu >= 1) {
+		int first = 0;
+
+		while (!CPU_ISSET(first, &mine))
+			first++;
+		CPU_ZERO(&one);
+		CPU_SET(first, &one);
+		ok(sched_setaffinity(0, sizeof(one), &one) == 0, "run on one CPU");
+		config_defaults(&c);
+		is_int(c.workers, 1, "workers = 1 on one CPU");
+		is_int(config_cpus(), 1, "config_cpus() = 1 there");
+		config_free(&c);
+		ok(sched_setaffinity(0, sizeof(mine), &mine) == 0,
+		    "back on every CPU it had");
+		is_int(config_cpus(), ncpu, "config_cpus() = all of them again");
+	}
 
 	/* config_load without a file = the defaults */
 	{
