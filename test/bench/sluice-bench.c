@@ -95,7 +95,8 @@ usage(FILE *fp)
 	    "                        nothing published (idle cost)\n"
 	    "  --floor-batch K       floor: up to K queued frames per write (default 1)\n"
 	    "  --pub-conns N         nchan: publisher connections (default 4)\n"
-	    "  --nginx-workers N     nchan: worker_processes (default 2)\n"
+	    "  --nginx-workers N     nchan: worker_processes (default: the CPUs the\n"
+	    "                        server may run on, as sluiced's workers)\n"
 	    "  --nginx PATH          nchan: the nginx binary (default /usr/sbin/nginx)\n"
 	    "  --nchan-module PATH   nchan: ngx_nchan_module.so (default Debian's)\n"
 	    "  --json                the report as one JSON object on stdout\n"
@@ -253,7 +254,7 @@ parse_args(struct opts *o, struct run *runs, int argc, char **argv)
 		.keys = KEYS_ONE, .display_sets = 1, .rate = 100, .window = 256,
 		.warmup = 1, .duration = 10, .drain = 5, .size = 320,
 		.inflight = 256, .api_conns = 4, .connect_timeout = 60,
-		.floor_batch = 1, .pub_conns = 4, .nginx_workers = 2,
+		.floor_batch = 1, .pub_conns = 4, .nginx_workers = 0,
 	};
 	while ((ch = getopt_long(argc, argv, "n:qh", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -1300,6 +1301,9 @@ main(int argc, char **argv)
 	if (lim.o.pin && pin_cpus(lim.o.pin_bench, lim.o.pin_server,
 	    sizeof(lim.o.pin_bench)) < 0)
 		return 2;
+	/* like sluiced's workers: one per CPU the server may run on */
+	if (lim.o.nginx_workers == 0)
+		lim.o.nginx_workers = server_cpus();
 	signal(SIGPIPE, SIG_IGN);
 	srandom((unsigned)(getpid() ^ wall_us()));
 	if (check_limits(&lim) < 0)

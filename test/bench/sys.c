@@ -71,6 +71,18 @@ pin_cpus(char *bench_cpus, char *server_cpus, size_t len)
 	return 0;
 }
 
+unsigned
+server_cpus(void)
+{
+	cpu_set_t all;
+
+	if (pinned)
+		return (unsigned)CPU_COUNT(&pin_server);
+	if (sched_getaffinity(0, sizeof(all), &all) == 0 && CPU_COUNT(&all) > 0)
+		return (unsigned)CPU_COUNT(&all);
+	return 1;
+}
+
 int64_t
 mono_us(void)
 {

@@ -9,6 +9,8 @@
  * both lists written as "0" / "1,2,3". -1 (said on stderr) when there
  * are fewer than 2 CPUs or the calls fail */
 int	 pin_cpus(char *bench_cpus, char *server_cpus, size_t len);
+/* how many CPUs a server started from here on may run on */
+unsigned server_cpus(void);
 /* fork and exec argv (PATH searched), stdin /dev/null, stdout and
  * stderr into logpath; the pid or -1 */
 pid_t	 spawn_logged(char *const argv[], const char *logpath);
