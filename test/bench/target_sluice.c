@@ -29,12 +29,13 @@ struct sluice {
 	size_t	 batchcap;
 };
 
-/* the config the bench runs sluiced with; --conf replaces or adds */
+/* the config the bench runs sluiced with; --conf replaces or adds. No
+ * workers line: sluiced's default, one per CPU it may run on (--pin
+ * leaves it fewer) */
 static const char *const defaults[][2] = {
 	{ "listen", "127.0.0.1:0" },		/* a free port, read from the log */
 	{ "admin_listen", "" },
 	{ "ingest", NULL },			/* unix:DIR/ingest.sock */
-	{ "workers", "2" },
 	{ "keepalive_interval", "300s" },
 	{ "send_buffer_limit", "4M" },
 	{ "max_subscriptions", "50" },
