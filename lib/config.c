@@ -314,22 +314,10 @@ set_key(struct config *c, const struct key *k, const char *v, bool *seen,
 	return -1;
 }
 
-void
-config_defaults(struct config *c)
-{
-	char err[256];
-
-	memset(c, 0, sizeof(*c));
-	for (const struct key *k = keys; k->name; k++)
-		if (k->def != NULL && set_key(c, k, k->def, NULL, err, sizeof(err)) < 0)
-			fatal("%s: default of %s: %s", __func__, k->name, err);
-	c->workers = config_cpus();
-}
-
 /* The CPUs this process may run on (its affinity: fewer than are
  * online under taskset, a cpuset or a container's CPU list), as nproc
  * counts them; the online CPUs if that cannot be read. */
-long
+static long
 config_cpus(void)
 {
 	cpu_set_t set;
@@ -340,6 +328,18 @@ config_cpus(void)
 		return n;
 	n = sysconf(_SC_NPROCESSORS_ONLN);
 	return n > 0 ? n : 1;
+}
+
+void
+config_defaults(struct config *c)
+{
+	char err[256];
+
+	memset(c, 0, sizeof(*c));
+	for (const struct key *k = keys; k->name; k++)
+		if (k->def != NULL && set_key(c, k, k->def, NULL, err, sizeof(err)) < 0)
+			fatal("%s: default of %s: %s", __func__, k->name, err);
+	c->workers = config_cpus();
 }
 
 void

@@ -35,8 +35,6 @@ struct config {
 };
 
 void config_defaults(struct config *c);
-/* the CPUs this process may run on (the default of workers) */
-long config_cpus(void);
 /* Defaults, then the file. On error returns -1 with "file:line: message"
  * in err and leaves *c with the defaults freed. */
 int config_load(struct config *c, const char *path, char *err, size_t errlen);
