@@ -125,12 +125,10 @@ static bool
 ordered(const cJSON *f, const struct scalar *v, enum op op)
 {
 	char dec[DEC_MAX];
-	const char *fi = NULL, *s = fstr(f);
+	const char *fi = json_integer_text(f, dec, sizeof(dec)), *s = fstr(f);
 	int c;
 
-	if ((fi = json_integer_text(f, dec, sizeof(dec))) != NULL)
-		;
-	else if (s != NULL && decimal_is_integer(s))
+	if (fi == NULL && s != NULL && decimal_is_integer(s))
 		fi = s;
 	if (fi != NULL && v->integer)
 		c = decimal_cmp(fi, v->str);
