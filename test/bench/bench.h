@@ -119,7 +119,6 @@ struct opts {
 	unsigned	 sources;	/* loopback source addresses */
 	unsigned	 threads;	/* receiver threads */
 	bool		 pin;		/* --pin */
-	char		 pin_bench[64], pin_server[64];	/* their CPUs */
 	enum keymode	 keys;
 	unsigned	 display_sets;
 	double		 rate;		/* events/s, 0: as fast as the window lets */

@@ -808,6 +808,7 @@ report_json(struct bench *b, struct report *r)
 	static const char *const tr[] = { "ws", "chunked", "mix" };
 	static const char *const keys[] = { "one", "each", "mix" };
 	const struct opts *o = &b->o;
+	char pb[64], ps[64];
 	double per = r->up && r->rss_connected > 0 && r->rss_before > 0 ?
 	    (double)(r->rss_connected - r->rss_before) / (double)r->up : -1;
 
@@ -816,9 +817,9 @@ report_json(struct bench *b, struct report *r)
 	    "\"threads\":%u,\"sources\":%u,",
 	    b->label, tr[o->transport], keys[o->keys], o->display_sets,
 	    o->rate, o->window, o->size, o->threads, o->sources);
-	if (o->pin)
+	if (pinned_cpus(pb, ps, sizeof(pb)))
 		printf("\"pinned\":{\"bench\":\"%s\",\"server\":\"%s\"},",
-		    o->pin_bench, o->pin_server);
+		    pb, ps);
 	else
 		printf("\"pinned\":null,");
 	printf("\"consumers\":%u,\"connected\":%llu,\"connect_failed\":%llu,"
@@ -898,7 +899,7 @@ report_text(struct bench *b, struct report *r)
 	static const char *const tr[] = { "ws", "chunked", "mix" };
 	static const char *const keys[] = { "one", "each", "mix" };
 	const struct opts *o = &b->o;
-	char m0[32], m1[32], m2[32];
+	char m0[32], m1[32], m2[32], pb[64], ps[64];
 	double dps = r->deliver_s > 0 ? (double)r->delivered_measured / r->deliver_s : 0;
 
 	printf("target          %s at %s (pid %d)\n", b->label, b->hostport,
@@ -907,9 +908,8 @@ report_text(struct bench *b, struct report *r)
 	    "%u receiver thread%s, %u sources", o->n, tr[o->transport],
 	    keys[o->keys], o->display_sets, o->threads, o->threads > 1 ? "s" : "",
 	    o->sources);
-	if (o->pin)
-		printf("; the bench on CPU %s, the server on CPU %s",
-		    o->pin_bench, o->pin_server);
+	if (pinned_cpus(pb, ps, sizeof(pb)))
+		printf("; the bench on CPU %s, the server on CPU %s", pb, ps);
 	printf("\n");
 	printf("connections     %llu of %u up", (unsigned long long)r->up, o->n);
 	if (r->failed)
@@ -1298,8 +1298,7 @@ main(int argc, char **argv)
 		return floor_main(argc, argv);
 	memset(&lim, 0, sizeof(lim));
 	n = parse_args(&lim.o, runs, argc, argv);
-	if (lim.o.pin && pin_cpus(lim.o.pin_bench, lim.o.pin_server,
-	    sizeof(lim.o.pin_bench)) < 0)
+	if (lim.o.pin && pin_cpus() < 0)
 		return 2;
 	/* like sluiced's workers: one per CPU the server may run on */
 	if (lim.o.nginx_workers == 0)

@@ -19,8 +19,9 @@
 #include <time.h>
 #include <unistd.h>
 
-/* --pin: the CPUs of every server started from here on */
-static cpu_set_t pin_server;
+/* --pin: the bench's CPU, and those of every server started from
+ * here on */
+static cpu_set_t pin_bench, pin_server;
 static bool pinned;
 
 static void
@@ -36,9 +37,9 @@ cpu_list(const cpu_set_t *set, char *out, size_t len)
 }
 
 int
-pin_cpus(char *bench_cpus, char *server_cpus, size_t len)
+pin_cpus(void)
 {
-	cpu_set_t all, mine;
+	cpu_set_t all;
 	bool first = true;
 
 	if (sched_getaffinity(0, sizeof(all), &all) < 0) {
@@ -51,24 +52,32 @@ pin_cpus(char *bench_cpus, char *server_cpus, size_t len)
 		    "process may run on %d\n", CPU_COUNT(&all));
 		return -1;
 	}
-	CPU_ZERO(&mine);
+	CPU_ZERO(&pin_bench);
 	CPU_ZERO(&pin_server);
 	for (int i = 0; i < CPU_SETSIZE; i++) {
 		if (!CPU_ISSET(i, &all))
 			continue;
-		CPU_SET(i, first ? &mine : &pin_server);
+		CPU_SET(i, first ? &pin_bench : &pin_server);
 		first = false;
 	}
 	/* before any thread is made: they inherit it */
-	if (sched_setaffinity(0, sizeof(mine), &mine) < 0) {
+	if (sched_setaffinity(0, sizeof(pin_bench), &pin_bench) < 0) {
 		fprintf(stderr, "sluice-bench: --pin: sched_setaffinity: %s\n",
 		    strerror(errno));
 		return -1;
 	}
 	pinned = true;
-	cpu_list(&mine, bench_cpus, len);
-	cpu_list(&pin_server, server_cpus, len);
 	return 0;
+}
+
+bool
+pinned_cpus(char *bench_cpus, char *server_cpus, size_t len)
+{
+	if (!pinned)
+		return false;
+	cpu_list(&pin_bench, bench_cpus, len);
+	cpu_list(&pin_server, server_cpus, len);
+	return true;
 }
 
 unsigned

@@ -2,13 +2,17 @@
 #ifndef BENCH_SYS_H
 #define BENCH_SYS_H
 
+#include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 /* --pin: this process (and every thread it makes from now on) on its
- * first allowed CPU, every server spawn_logged starts on the others;
- * both lists written as "0" / "1,2,3". -1 (said on stderr) when there
- * are fewer than 2 CPUs or the calls fail */
-int	 pin_cpus(char *bench_cpus, char *server_cpus, size_t len);
+ * first allowed CPU, every server spawn_logged starts on the others.
+ * -1 (said on stderr) when there are fewer than 2 CPUs or the calls
+ * fail */
+int	 pin_cpus(void);
+/* if pinned, both CPU lists, written as "0" / "1,2,3" */
+bool	 pinned_cpus(char *bench_cpus, char *server_cpus, size_t len);
 /* how many CPUs a server started from here on may run on */
 unsigned server_cpus(void);
 /* fork and exec argv (PATH searched), stdin /dev/null, stdout and
